@@ -1,0 +1,29 @@
+// Command berth is the container engine: its CLI, the daemon (`berth
+// daemon`), the per-container shim (`berth shim`, hidden) and
+// libcontainer's init (`berth init`, hidden) in one binary.
+package main
+
+import (
+	"os"
+
+	"github.com/opencontainers/runc/libcontainer"
+	_ "github.com/opencontainers/runc/libcontainer/nsenter" // runs before Go starts, only for `init`
+
+	"github.com/berthproject/berth/internal/cli/root"
+	"github.com/berthproject/berth/internal/daemon"
+	"github.com/berthproject/berth/internal/shim"
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "init":
+			libcontainer.Init() // never returns
+		case "shim":
+			os.Exit(shim.Main(os.Args[2:]))
+		case "daemon":
+			os.Exit(daemon.Main(os.Args[2:]))
+		}
+	}
+	os.Exit(root.Main(os.Args[1:]))
+}

@@ -1,0 +1,41 @@
+package containers
+
+import (
+	"context"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/opencontainers/cgroups"
+
+	ctr "github.com/berthproject/berth/internal/container"
+	"github.com/berthproject/berth/internal/logs"
+)
+
+// Backend is what these routes need from the container service.
+type Backend interface {
+	Create(name string, cfg *container.Config, hc *container.HostConfig) (ctr.CreateResult, error)
+	Get(ref string) (ctr.Record, error)
+	List() []ctr.Record
+	Start(ctx context.Context, ref string) error
+	Stop(ctx context.Context, ref string, timeout *int, sig string) error
+	Restart(ctx context.Context, ref string, timeout *int, sig string) error
+	Kill(ref, sig string) error
+	Remove(ref string, force bool) error
+	Rename(ref, name string) error
+	Pause(ref string) error
+	Unpause(ref string) error
+	Wait(ctx context.Context, ref, condition string, ready func()) (ctr.WaitResult, error)
+	Attach(ctx context.Context, ref string, stdin, stdout, stderr bool) (*ctr.Stream, error)
+	Logs(ctx context.Context, ref string, opts logs.ReadOptions, fn func(logs.Entry) error) (bool, error)
+	Resize(ref string, h, w uint16) error
+	Top(ref, psArgs string) ([]string, [][]string, error)
+	Stats(ref string) (ctr.Record, *cgroups.Stats, error)
+	ExecCreate(ref string, cfg ctr.ExecConfig) (string, error)
+	ExecStart(id string, detach bool) (*ctr.Stream, error)
+	ExecInspect(id string) (ctr.ExecInfo, error)
+	ExecResize(id string, h, w uint16) error
+}
+
+// ImageNames gives the familiar tags of an image ID (for ps and inspect).
+type ImageNames interface {
+	FirstTag(id string) string
+}

@@ -1,0 +1,299 @@
+package containers
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"os"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/storage"
+	"github.com/docker/go-connections/nat"
+	units "github.com/docker/go-units"
+	"github.com/opencontainers/cgroups"
+	"golang.org/x/sys/unix"
+
+	"github.com/berthproject/berth/internal/api/httputil"
+	ctr "github.com/berthproject/berth/internal/container"
+)
+
+func networkName(rec *ctr.Record) string {
+	switch m := string(rec.HostConfig.NetworkMode); m {
+	case "host", "none":
+		return m
+	}
+	return "none" // no bridge network yet: the default behaves as none
+}
+
+func statusText(rec *ctr.Record) string {
+	st := rec.State
+	switch st.Status {
+	case "running":
+		return "Up " + units.HumanDuration(time.Since(st.StartedAt))
+	case "paused":
+		return "Up " + units.HumanDuration(time.Since(st.StartedAt)) + " (Paused)"
+	case "restarting":
+		return fmt.Sprintf("Restarting (%d) %s ago", st.ExitCode, units.HumanDuration(time.Since(st.FinishedAt)))
+	case "exited":
+		if st.FinishedAt.IsZero() {
+			return "Created"
+		}
+		return fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, units.HumanDuration(time.Since(st.FinishedAt)))
+	case "removing":
+		return "Removal In Progress"
+	case "dead":
+		return "Dead"
+	}
+	return "Created"
+}
+
+func command(rec *ctr.Record) string {
+	return strings.Join(append([]string{rec.Path}, rec.Args...), " ")
+}
+
+func summary(rec *ctr.Record) container.Summary {
+	s := container.Summary{
+		ID: rec.ID, Names: []string{rec.Name}, Image: rec.Config.Image, ImageID: rec.Image.String(),
+		Command: command(rec), Created: rec.Created.Unix(), Ports: []container.Port{}, Labels: rec.Config.Labels,
+		State: container.ContainerState(rec.State.Status), Status: statusText(rec), Mounts: []container.MountPoint{},
+	}
+	if s.Labels == nil {
+		s.Labels = map[string]string{}
+	}
+	for p := range rec.Config.ExposedPorts {
+		s.Ports = append(s.Ports, container.Port{PrivatePort: uint16(p.Int()), Type: p.Proto()})
+	}
+	s.HostConfig.NetworkMode = string(rec.HostConfig.NetworkMode)
+	s.NetworkSettings = &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{networkName(rec): {}}}
+	return s
+}
+
+func timeString(t time.Time) string {
+	if t.IsZero() {
+		return "0001-01-01T00:00:00Z"
+	}
+	return t.Format(time.RFC3339Nano)
+}
+
+func inspect(rec *ctr.Record) container.InspectResponse {
+	st := rec.State
+	base := &container.ContainerJSONBase{
+		ID: rec.ID, Created: timeString(rec.Created), Path: rec.Path, Args: rec.Args,
+		State: &container.State{
+			Status: container.ContainerState(st.Status), Running: rec.Running() && st.Status != "restarting",
+			Paused: st.Status == "paused", Restarting: st.Status == "restarting", OOMKilled: st.OOMKilled,
+			Dead: st.Status == "dead", Pid: st.Pid, ExitCode: st.ExitCode, Error: st.Error,
+			StartedAt: timeString(st.StartedAt), FinishedAt: timeString(st.FinishedAt),
+		},
+		Image:          rec.Image.String(),
+		ResolvConfPath: rec.Dir + "/resolv.conf", HostnamePath: rec.Dir + "/hostname", HostsPath: rec.Dir + "/hosts",
+		LogPath: rec.LogPath, Name: rec.Name, RestartCount: rec.RestartCount, Driver: "overlayfs", Platform: "linux",
+		HostConfig:  rec.HostConfig,
+		GraphDriver: storage.DriverData{Name: "overlayfs", Data: map[string]string{}},
+	}
+	if base.Args == nil {
+		base.Args = []string{}
+	}
+	ports := nat.PortMap{}
+	for p := range rec.Config.ExposedPorts {
+		ports[p] = nil
+	}
+	name := networkName(rec)
+	ns := &container.NetworkSettings{
+		NetworkSettingsBase: container.NetworkSettingsBase{Ports: ports, SandboxKey: ""},
+		Networks:            map[string]*network.EndpointSettings{name: {NetworkID: name}},
+	}
+	return container.InspectResponse{ContainerJSONBase: base, Mounts: []container.MountPoint{}, Config: rec.Config, NetworkSettings: ns}
+}
+
+// matchFilters applies `ps --filter` as Docker does for the filters we know.
+func matchFilters(f filters.Args, rec *ctr.Record) bool {
+	if f.Contains("id") {
+		ok := false
+		for _, v := range f.Get("id") {
+			if strings.HasPrefix(rec.ID, v) {
+				ok = true
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if f.Contains("name") {
+		ok := false
+		for _, v := range f.Get("name") {
+			if strings.Contains(rec.Name, strings.TrimPrefix(v, "/")) {
+				ok = true
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if f.Contains("status") && !f.ExactMatch("status", rec.State.Status) {
+		return false
+	}
+	if f.Contains("exited") {
+		if rec.State.Status != "exited" || !f.ExactMatch("exited", strconv.Itoa(rec.State.ExitCode)) {
+			return false
+		}
+	}
+	if f.Contains("label") {
+		for _, l := range f.Get("label") {
+			k, v, hasV := strings.Cut(l, "=")
+			got, ok := rec.Config.Labels[k]
+			if !ok || hasV && got != v {
+				return false
+			}
+		}
+	}
+	if f.Contains("ancestor") {
+		ok := false
+		for _, v := range f.Get("ancestor") {
+			img := rec.Config.Image
+			if v == img || v+":latest" == img || img+":latest" == v || strings.HasPrefix(rec.Image.Encoded(), strings.TrimPrefix(v, "sha256:")) {
+				ok = true
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// execInspectResponse is moby's server-side exec inspect shape.
+type execInspectResponse struct {
+	ID            string
+	Running       bool
+	ExitCode      *int
+	ProcessConfig processConfig
+	OpenStdin     bool
+	OpenStderr    bool
+	OpenStdout    bool
+	CanRemove     bool
+	ContainerID   string
+	DetachKeys    []byte
+	Pid           int
+}
+
+type processConfig struct {
+	Privileged bool     `json:"privileged"`
+	User       string   `json:"user"`
+	Tty        bool     `json:"tty"`
+	Entrypoint string   `json:"entrypoint"`
+	Arguments  []string `json:"arguments"`
+}
+
+func execInspect(x ctr.ExecInfo) execInspectResponse {
+	pc := processConfig{Privileged: x.Config.Privileged, User: x.Config.User, Tty: x.Config.Tty, Arguments: []string{}}
+	if len(x.Config.Cmd) > 0 {
+		pc.Entrypoint, pc.Arguments = x.Config.Cmd[0], x.Config.Cmd[1:]
+	}
+	return execInspectResponse{ID: x.ID, Running: x.Running, ExitCode: x.ExitCode, ProcessConfig: pc,
+		OpenStdin: x.Config.AttachStdin, OpenStdout: x.Config.AttachStdout, OpenStderr: x.Config.AttachStderr,
+		ContainerID: x.ContainerID, Pid: x.Pid}
+}
+
+// stats streams (or, with stream=0, sends once) Docker's stats JSON.
+func (rt *Router) stats(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	stream := r.FormValue("stream") == "" || httputil.BoolValue(r, "stream")
+	oneShot := httputil.BoolValue(r, "one-shot")
+	var prev *container.StatsResponse
+	sample := func() (*container.StatsResponse, error) {
+		rec, cs, err := rt.b.Stats(id)
+		if err != nil {
+			return nil, err
+		}
+		out := toStats(&rec, cs)
+		if prev != nil {
+			out.PreRead, out.PreCPUStats = prev.Read, prev.CPUStats
+		}
+		return out, nil
+	}
+	first, err := sample()
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	fw := httputil.NewFlushWriter(w)
+	if !stream && oneShot {
+		httputil.WriteJSONBody(fw, first)
+		return nil
+	}
+	prev = first
+	for {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+		cur, err := sample()
+		if err != nil {
+			return nil
+		}
+		httputil.WriteJSONBody(fw, cur)
+		if !stream {
+			return nil
+		}
+		prev = cur
+	}
+}
+
+func toStats(rec *ctr.Record, cs *cgroups.Stats) *container.StatsResponse {
+	out := &container.StatsResponse{Name: rec.Name, ID: rec.ID, Read: time.Now()}
+	if cs == nil {
+		return out
+	}
+	out.PidsStats = container.PidsStats{Current: cs.PidsStats.Current, Limit: cs.PidsStats.Limit}
+	out.NumProcs = 0
+	out.CPUStats = container.CPUStats{
+		CPUUsage: container.CPUUsage{TotalUsage: cs.CpuStats.CpuUsage.TotalUsage, PercpuUsage: cs.CpuStats.CpuUsage.PercpuUsage,
+			UsageInKernelmode: cs.CpuStats.CpuUsage.UsageInKernelmode, UsageInUsermode: cs.CpuStats.CpuUsage.UsageInUsermode},
+		SystemUsage: systemCPUUsage(), OnlineCPUs: uint32(goruntime.NumCPU()),
+	}
+	limit := cs.MemoryStats.Usage.Limit
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) == nil {
+		if total := uint64(si.Totalram) * uint64(si.Unit); limit == 0 || limit > total {
+			limit = total
+		}
+	}
+	out.MemoryStats = container.MemoryStats{Usage: cs.MemoryStats.Usage.Usage, MaxUsage: cs.MemoryStats.Usage.MaxUsage,
+		Limit: limit, Stats: cs.MemoryStats.Stats, Failcnt: cs.MemoryStats.Usage.Failcnt}
+	for _, e := range cs.BlkioStats.IoServiceBytesRecursive {
+		out.BlkioStats.IoServiceBytesRecursive = append(out.BlkioStats.IoServiceBytesRecursive,
+			container.BlkioStatEntry{Major: e.Major, Minor: e.Minor, Op: strings.ToLower(e.Op), Value: e.Value})
+	}
+	return out
+}
+
+// systemCPUUsage is the host's total CPU time in nanoseconds (/proc/stat).
+func systemCPUUsage() uint64 {
+	f, err := os.Open("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 0 && fields[0] == "cpu" {
+			var total uint64
+			for _, v := range fields[1:8] {
+				n, _ := strconv.ParseUint(v, 10, 64)
+				total += n
+			}
+			return total * 1e9 / 100 // clock ticks (USER_HZ = 100) to ns
+		}
+	}
+	return 0
+}

@@ -1,0 +1,487 @@
+package containers
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+
+	"github.com/berthproject/berth/internal/api/httputil"
+	ctr "github.com/berthproject/berth/internal/container"
+	"github.com/berthproject/berth/internal/logs"
+)
+
+func handle(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return httputil.Handle(h)
+}
+
+func (rt *Router) create(w http.ResponseWriter, r *http.Request) error {
+	var req container.CreateRequest
+	if err := httputil.DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	if req.Config == nil {
+		return errdefs.ErrInvalidArgument.WithMessage("config cannot be empty in order to create a container")
+	}
+	res, err := rt.b.Create(r.FormValue("name"), req.Config, req.HostConfig)
+	if err != nil {
+		return err
+	}
+	if res.Warnings == nil {
+		res.Warnings = []string{}
+	}
+	httputil.WriteJSON(w, http.StatusCreated, container.CreateResponse{ID: res.ID, Warnings: res.Warnings})
+	return nil
+}
+
+func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
+	f, err := filters.FromJSON(r.FormValue("filters"))
+	if err != nil {
+		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
+	}
+	limit, err := httputil.IntValue(r, "limit", -1)
+	if err != nil {
+		return err
+	}
+	all := httputil.BoolValue(r, "all") || limit > 0
+	out := []container.Summary{}
+	for _, rec := range rt.b.List() {
+		if !all && !rec.Running() {
+			continue
+		}
+		if !matchFilters(f, &rec) {
+			continue
+		}
+		out = append(out, summary(&rec))
+		if limit > 0 && len(out) == limit {
+			break
+		}
+	}
+	httputil.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (rt *Router) prune(w http.ResponseWriter, r *http.Request) error {
+	report := container.PruneReport{ContainersDeleted: []string{}}
+	for _, rec := range rt.b.List() {
+		if rec.Running() {
+			continue
+		}
+		if err := rt.b.Remove(rec.ID, false); err == nil {
+			report.ContainersDeleted = append(report.ContainersDeleted, rec.ID)
+		}
+	}
+	httputil.WriteJSON(w, http.StatusOK, report)
+	return nil
+}
+
+func (rt *Router) inspect(w http.ResponseWriter, r *http.Request) error {
+	rec, err := rt.b.Get(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	httputil.WriteJSON(w, http.StatusOK, inspect(&rec))
+	return nil
+}
+
+func (rt *Router) start(w http.ResponseWriter, r *http.Request) error {
+	if err := rt.b.Start(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func timeoutParam(r *http.Request) (*int, error) {
+	if r.FormValue("t") == "" {
+		return nil, nil
+	}
+	t, err := httputil.IntValue(r, "t", 0)
+	return &t, err
+}
+
+func (rt *Router) stop(w http.ResponseWriter, r *http.Request) error {
+	t, err := timeoutParam(r)
+	if err != nil {
+		return err
+	}
+	if err := rt.b.Stop(r.Context(), r.PathValue("id"), t, r.FormValue("signal")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (rt *Router) restart(w http.ResponseWriter, r *http.Request) error {
+	t, err := timeoutParam(r)
+	if err != nil {
+		return err
+	}
+	if err := rt.b.Restart(r.Context(), r.PathValue("id"), t, r.FormValue("signal")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (rt *Router) kill(w http.ResponseWriter, r *http.Request) error {
+	if err := rt.b.Kill(r.PathValue("id"), r.FormValue("signal")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (rt *Router) remove(w http.ResponseWriter, r *http.Request) error {
+	if err := rt.b.Remove(r.PathValue("id"), httputil.BoolValue(r, "force")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (rt *Router) rename(w http.ResponseWriter, r *http.Request) error {
+	if err := rt.b.Rename(r.PathValue("id"), r.FormValue("name")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (rt *Router) pause(w http.ResponseWriter, r *http.Request) error {
+	if err := rt.b.Pause(r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (rt *Router) unpause(w http.ResponseWriter, r *http.Request) error {
+	if err := rt.b.Unpause(r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// wait sends the headers as soon as the waiter is registered, then the
+// result when the condition holds.
+func (rt *Router) wait(w http.ResponseWriter, r *http.Request) error {
+	fw := httputil.NewFlushWriter(w)
+	sent := false
+	res, err := rt.b.Wait(r.Context(), r.PathValue("id"), r.FormValue("condition"), func() {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		fw.Write(nil)
+		sent = true
+	})
+	if err != nil && !sent {
+		return err
+	}
+	resp := container.WaitResponse{StatusCode: int64(res.StatusCode)}
+	if err != nil {
+		resp.Error = &container.WaitExitError{Message: err.Error()}
+	} else if res.Error != "" {
+		resp.Error = &container.WaitExitError{Message: res.Error}
+	}
+	httputil.WriteJSONBody(fw, resp)
+	return nil
+}
+
+func (rt *Router) attach(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	rec, err := rt.b.Get(id)
+	if err != nil {
+		return err
+	}
+	if !httputil.BoolValue(r, "stream") && !httputil.BoolValue(r, "logs") {
+		return errdefs.ErrInvalidArgument.WithMessage("Bad parameters: you must choose at least one stream")
+	}
+	keys, err := detachKeys(r.FormValue("detachKeys"))
+	if err != nil {
+		return err
+	}
+	conn, buffered, err := httputil.Hijack(w, r, rec.Config.Tty)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stdin := httputil.BoolValue(r, "stdin")
+	st, err := rt.b.Attach(r.Context(), id, stdin, httputil.BoolValue(r, "stdout"), httputil.BoolValue(r, "stderr"))
+	if err != nil {
+		fmt.Fprintf(conn, "Error attaching: %s\n", err)
+		return nil
+	}
+	relay(conn, buffered, st, stdin && rec.Config.OpenStdin, keys)
+	return nil
+}
+
+// relay copies the client's input to the stream and the stream's output
+// to the client until the output ends (or the client detaches).
+func relay(client net.Conn, clientIn io.Reader, st *ctr.Stream, stdin bool, keys []byte) {
+	defer st.Conn.Close()
+	if stdin {
+		go func() {
+			in := clientIn
+			if st.Tty && len(keys) > 0 {
+				in = &detachReader{r: clientIn, keys: keys, onDetach: func() { client.Close(); st.Conn.Close() }}
+			}
+			io.Copy(st.Conn, in)
+			if uc, ok := st.Conn.(*net.UnixConn); ok {
+				uc.CloseWrite()
+			}
+		}()
+	}
+	io.Copy(client, st.Reader)
+}
+
+func detachKeys(s string) ([]byte, error) {
+	if s == "" {
+		return []byte{16, 17}, nil // ctrl-p ctrl-q
+	}
+	var out []byte
+	for _, k := range strings.Split(s, ",") {
+		k = strings.TrimSpace(k)
+		switch {
+		case len(k) == 6 && strings.HasPrefix(k, "ctrl-"):
+			c := k[5]
+			switch {
+			case c >= 'a' && c <= 'z':
+				out = append(out, c-'a'+1)
+			case c == '@':
+				out = append(out, 0)
+			case c >= '[' && c <= '_':
+				out = append(out, c-'['+27)
+			default:
+				return nil, errdefs.ErrInvalidArgument.WithMessage("Invalid detach keys (" + s + ") provided")
+			}
+		case len(k) == 1:
+			out = append(out, k[0])
+		default:
+			return nil, errdefs.ErrInvalidArgument.WithMessage("Invalid detach keys (" + s + ") provided")
+		}
+	}
+	return out, nil
+}
+
+// detachReader passes input through until the detach sequence is seen.
+type detachReader struct {
+	r        io.Reader
+	keys     []byte
+	matched  int
+	onDetach func()
+}
+
+func (d *detachReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	for i := 0; i < n; i++ {
+		if p[i] == d.keys[d.matched] {
+			d.matched++
+			if d.matched == len(d.keys) {
+				d.onDetach()
+				return 0, io.EOF
+			}
+		} else {
+			d.matched = 0
+		}
+	}
+	return n, err
+}
+
+func (rt *Router) logs(w http.ResponseWriter, r *http.Request) error {
+	stdout, stderr := httputil.BoolValue(r, "stdout"), httputil.BoolValue(r, "stderr")
+	if !stdout && !stderr {
+		return errdefs.ErrInvalidArgument.WithMessage("Bad parameters: you must choose at least one stream")
+	}
+	opts := logs.ReadOptions{Stdout: stdout, Stderr: stderr, Tail: -1, Follow: httputil.BoolValue(r, "follow")}
+	if t := r.FormValue("tail"); t != "" && t != "all" {
+		n, err := strconv.Atoi(t)
+		if err != nil {
+			return errdefs.ErrInvalidArgument.WithMessage("invalid value for tail: " + t)
+		}
+		opts.Tail = n
+	}
+	var err error
+	if opts.Since, err = parseTime(r.FormValue("since")); err != nil {
+		return err
+	}
+	if opts.Until, err = parseTime(r.FormValue("until")); err != nil {
+		return err
+	}
+	rec, err := rt.b.Get(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	timestamps := httputil.BoolValue(r, "timestamps")
+	ct := "application/vnd.docker.multiplexed-stream"
+	if rec.Config.Tty {
+		ct = "application/vnd.docker.raw-stream"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.WriteHeader(http.StatusOK)
+	fw := httputil.NewFlushWriter(w)
+	fw.Write(nil)
+	_, err = rt.b.Logs(r.Context(), rec.ID, opts, func(e logs.Entry) error {
+		line := e.Log
+		if timestamps {
+			line = e.Time.Format(time.RFC3339Nano) + " " + line
+		}
+		if rec.Config.Tty {
+			_, err := io.WriteString(fw, line)
+			return err
+		}
+		stream := byte(1)
+		if e.Stream == "stderr" {
+			stream = 2
+		}
+		hdr := make([]byte, 8, 8+len(line))
+		hdr[0] = stream
+		binary.BigEndian.PutUint32(hdr[4:], uint32(len(line)))
+		_, err := fw.Write(append(hdr, line...))
+		return err
+	})
+	if err != nil && r.Context().Err() == nil {
+		fw.Write([]byte{}) // headers are gone: nothing more can be said
+	}
+	return nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	sec, frac, _ := strings.Cut(s, ".")
+	n, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil {
+		return time.Time{}, errdefs.ErrInvalidArgument.WithMessage("invalid timestamp: " + s)
+	}
+	var nanos int64
+	if frac != "" {
+		nanos, _ = strconv.ParseInt((frac + "000000000")[:9], 10, 64)
+	}
+	return time.Unix(n, nanos), nil
+}
+
+func sizeParams(r *http.Request) (uint16, uint16, error) {
+	h, err := httputil.IntValue(r, "h", 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	wd, err := httputil.IntValue(r, "w", 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	if h < 0 || wd < 0 || h > 65535 || wd > 65535 {
+		return 0, 0, errdefs.ErrInvalidArgument.WithMessage("invalid terminal size")
+	}
+	return uint16(h), uint16(wd), nil
+}
+
+func (rt *Router) resize(w http.ResponseWriter, r *http.Request) error {
+	h, wd, err := sizeParams(r)
+	if err != nil {
+		return err
+	}
+	if err := rt.b.Resize(r.PathValue("id"), h, wd); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (rt *Router) top(w http.ResponseWriter, r *http.Request) error {
+	titles, procs, err := rt.b.Top(r.PathValue("id"), r.FormValue("ps_args"))
+	if err != nil {
+		return err
+	}
+	httputil.WriteJSON(w, http.StatusOK, container.TopResponse{Titles: titles, Processes: procs})
+	return nil
+}
+
+func (rt *Router) execCreate(w http.ResponseWriter, r *http.Request) error {
+	var req container.ExecOptions
+	if err := httputil.DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	cfg := ctr.ExecConfig{Cmd: req.Cmd, Env: req.Env, WorkingDir: req.WorkingDir, User: req.User, Tty: req.Tty,
+		AttachStdin: req.AttachStdin, AttachStdout: req.AttachStdout, AttachStderr: req.AttachStderr, Privileged: req.Privileged,
+		ConsoleSize: req.ConsoleSize}
+	id, err := rt.b.ExecCreate(r.PathValue("id"), cfg)
+	if err != nil {
+		return err
+	}
+	httputil.WriteJSON(w, http.StatusCreated, container.ExecCreateResponse{ID: id})
+	return nil
+}
+
+func (rt *Router) execStart(w http.ResponseWriter, r *http.Request) error {
+	var req container.ExecStartOptions
+	if err := httputil.DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	info, err := rt.b.ExecInspect(id)
+	if err != nil {
+		return err
+	}
+	if req.Detach {
+		if _, err := rt.b.ExecStart(id, true); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	conn, buffered, err := httputil.Hijack(w, r, info.Config.Tty)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	st, err := rt.b.ExecStart(id, false)
+	if err != nil {
+		// Like moby: after the hijack the error goes into the stream.
+		msg := err.Error() + "\r\n"
+		if info.Config.Tty {
+			io.WriteString(conn, msg)
+		} else {
+			hdr := make([]byte, 8)
+			hdr[0] = 1
+			binary.BigEndian.PutUint32(hdr[4:], uint32(len(msg)))
+			conn.Write(append(hdr, msg...))
+		}
+		return nil
+	}
+	relay(conn, buffered, st, info.Config.AttachStdin, nil)
+	return nil
+}
+
+func (rt *Router) execResize(w http.ResponseWriter, r *http.Request) error {
+	h, wd, err := sizeParams(r)
+	if err != nil {
+		return err
+	}
+	if err := rt.b.ExecResize(r.PathValue("id"), h, wd); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (rt *Router) execInspect(w http.ResponseWriter, r *http.Request) error {
+	info, err := rt.b.ExecInspect(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	httputil.WriteJSON(w, http.StatusOK, execInspect(info))
+	return nil
+}

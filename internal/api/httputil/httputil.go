@@ -1,0 +1,177 @@
+package httputil
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/containerd/errdefs"
+)
+
+// WriteJSON writes v with the given status as application/json.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// WriteJSONBody writes v as one JSON line to an already started response.
+func WriteJSONBody(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// HandlerFunc is a handler that returns its error instead of writing it.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Handle adapts a HandlerFunc to http.Handler, writing any error.
+func Handle(h HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			WriteError(w, err)
+		}
+	}
+}
+
+type versionKey struct{}
+
+// WithVersion stores the request's API version.
+func WithVersion(ctx context.Context, v string) context.Context {
+	return context.WithValue(ctx, versionKey{}, v)
+}
+
+// Version returns the request's API version.
+func Version(r *http.Request) string {
+	v, _ := r.Context().Value(versionKey{}).(string)
+	return v
+}
+
+// VersionLess compares "1.NN" versions.
+func VersionLess(a, b string) bool {
+	pa, pb := strings.SplitN(a, ".", 2), strings.SplitN(b, ".", 2)
+	if len(pa) < 2 || len(pb) < 2 {
+		return a < b
+	}
+	ma, _ := strconv.Atoi(pa[0])
+	mb, _ := strconv.Atoi(pb[0])
+	if ma != mb {
+		return ma < mb
+	}
+	na, _ := strconv.Atoi(pa[1])
+	nb, _ := strconv.Atoi(pb[1])
+	return na < nb
+}
+
+// BoolValue reads a query flag as Docker does ("", "0", "no", "false", "none" are false).
+func BoolValue(r *http.Request, k string) bool {
+	s := strings.ToLower(strings.TrimSpace(r.FormValue(k)))
+	return !(s == "" || s == "0" || s == "no" || s == "false" || s == "none")
+}
+
+// IntValue reads an integer query value, def when absent.
+func IntValue(r *http.Request, k string, def int) (int, error) {
+	s := r.FormValue(k)
+	if s == "" {
+		return def, nil
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid value for %s: %q", k, s))
+	}
+	return v, nil
+}
+
+// DecodeJSON decodes a request body; an empty body leaves v untouched.
+func DecodeJSON(r *http.Request, v any) error {
+	if r.Body == nil {
+		return nil
+	}
+	err := json.NewDecoder(r.Body).Decode(v)
+	if err == io.EOF {
+		return nil
+	}
+	if err != nil {
+		return errdefs.ErrInvalidArgument.WithMessage("invalid JSON: " + err.Error())
+	}
+	return nil
+}
+
+// FlushWriter flushes after every write (for streamed responses).
+type FlushWriter struct {
+	mu sync.Mutex
+	W  io.Writer
+	F  http.Flusher
+}
+
+// NewFlushWriter wraps w.
+func NewFlushWriter(w http.ResponseWriter) *FlushWriter {
+	f, _ := w.(http.Flusher)
+	return &FlushWriter{W: w, F: f}
+}
+
+func (f *FlushWriter) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, err := f.W.Write(p)
+	if f.F != nil {
+		f.F.Flush()
+	}
+	return n, err
+}
+
+// Hijack takes over the connection for attach/exec. With an Upgrade
+// header it answers 101 UPGRADED, otherwise 200 OK, with the stream
+// content type. The returned reader holds bytes the client already sent.
+func Hijack(w http.ResponseWriter, r *http.Request, tty bool) (net.Conn, *bufio.Reader, error) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return nil, nil, fmt.Errorf("connection cannot be hijacked")
+	}
+	conn, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	ct := "application/vnd.docker.multiplexed-stream"
+	if tty || VersionLess(Version(r), "1.42") {
+		ct = "application/vnd.docker.raw-stream"
+	}
+	if r.Header.Get("Upgrade") != "" {
+		fmt.Fprintf(conn, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n", ct)
+	} else {
+		fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n\r\n", ct)
+	}
+	return conn, brw.Reader, nil
+}
+
+// JSONMessage is one line of Docker's JSON progress stream.
+type JSONMessage struct {
+	Stream      string         `json:"stream,omitempty"`
+	Status      string         `json:"status,omitempty"`
+	ID          string         `json:"id,omitempty"`
+	Aux         any            `json:"aux,omitempty"`
+	Error       string         `json:"error,omitempty"`
+	ErrorDetail *JSONError     `json:"errorDetail,omitempty"`
+	Progress    map[string]any `json:"progressDetail,omitempty"`
+}
+
+// JSONError is the errorDetail of a JSONMessage.
+type JSONError struct {
+	Code    int    `json:"code,omitempty"`
+	Message string `json:"message"`
+}
+
+// StreamError is the JSON message for an error found mid-stream: both
+// fields, as docker-py reads "error" and the CLI "errorDetail".
+func StreamError(err error) JSONMessage {
+	return JSONMessage{Error: err.Error(), ErrorDetail: &JSONError{Message: err.Error()}}
+}

@@ -1,0 +1,319 @@
+package images
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/distribution/reference"
+	"github.com/docker/docker/api/types/filters"
+	imagetypes "github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/storage"
+
+	"github.com/berthproject/berth/internal/api/httputil"
+	"github.com/berthproject/berth/internal/image"
+)
+
+// Router serves the image routes.
+type Router struct{ b Backend }
+
+// New returns the router.
+func New(b Backend) *Router { return &Router{b: b} }
+
+// Register adds the routes to mux.
+func (rt *Router) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /images/json", httputil.Handle(rt.list))
+	mux.HandleFunc("POST /images/create", httputil.Handle(rt.create))
+	mux.HandleFunc("POST /images/load", httputil.Handle(rt.load))
+	mux.HandleFunc("GET /images/get", httputil.Handle(rt.save))
+	mux.HandleFunc("POST /images/prune", httputil.Handle(rt.prune))
+	mux.HandleFunc("/images/{rest...}", httputil.Handle(rt.dispatch))
+}
+
+// dispatch routes /images/<name>/<verb> where name may hold slashes.
+func (rt *Router) dispatch(w http.ResponseWriter, r *http.Request) error {
+	rest := r.PathValue("rest")
+	if r.Method == http.MethodDelete {
+		return rt.remove(w, r, rest)
+	}
+	i := strings.LastIndex(rest, "/")
+	if i < 0 {
+		return errdefs.ErrNotFound.WithMessage("page not found")
+	}
+	name, verb := rest[:i], rest[i+1:]
+	switch {
+	case r.Method == http.MethodGet && verb == "json":
+		return rt.inspect(w, name)
+	case r.Method == http.MethodGet && verb == "history":
+		return rt.history(w, name)
+	case r.Method == http.MethodGet && verb == "get":
+		r.Form = map[string][]string{"names": {name}}
+		return rt.save(w, r)
+	case r.Method == http.MethodPost && verb == "tag":
+		return rt.tag(w, r, name)
+	case r.Method == http.MethodPost && verb == "push":
+		return errdefs.ErrNotImplemented.WithMessage("push is not implemented yet in berth (the registry client is a later issue)")
+	}
+	return errdefs.ErrNotFound.WithMessage("page not found")
+}
+
+func familiar(tags []string) []string {
+	out := []string{}
+	for _, t := range tags {
+		out = append(out, image.FamiliarRef(t))
+	}
+	return out
+}
+
+func created(img *image.Image) time.Time {
+	if img.Config.Created != nil {
+		return *img.Config.Created
+	}
+	return img.Added
+}
+
+func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
+	f, err := filters.FromJSON(r.FormValue("filters"))
+	if err != nil {
+		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
+	}
+	if err := f.Validate(map[string]bool{"dangling": true, "label": true, "reference": true, "before": true, "since": true}); err != nil {
+		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
+	}
+	imgs, err := rt.b.List()
+	if err != nil {
+		return err
+	}
+	all := httputil.BoolValue(r, "all")
+	_ = all // every image we store is a top-level image: there are no intermediate ones yet
+	out := []imagetypes.Summary{}
+	for _, img := range imgs {
+		if f.Contains("dangling") {
+			dangling := len(img.Tags) == 0
+			if f.ExactMatch("dangling", "true") != dangling && !(f.ExactMatch("dangling", "1") && dangling) {
+				continue
+			}
+		}
+		if f.Contains("label") && !matchLabels(f.Get("label"), img.Config.Config.Labels) {
+			continue
+		}
+		tags := familiar(img.Tags)
+		if f.Contains("reference") {
+			tags = matchReference(f.Get("reference"), img.Tags)
+			if len(tags) == 0 {
+				continue
+			}
+		}
+		labels := img.Config.Config.Labels
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		out = append(out, imagetypes.Summary{ID: img.ID.String(), RepoTags: tags, RepoDigests: []string{},
+			Created: created(img).Unix(), Size: img.Size, SharedSize: -1, Containers: -1, Labels: labels})
+	}
+	httputil.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func matchLabels(want []string, labels map[string]string) bool {
+	for _, l := range want {
+		k, v, hasV := strings.Cut(l, "=")
+		got, ok := labels[k]
+		if !ok || hasV && got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// matchReference keeps the tags matching any pattern (reference.FamiliarMatch).
+func matchReference(patterns, tags []string) []string {
+	var out []string
+	for _, t := range tags {
+		named, err := reference.ParseNormalizedNamed(t)
+		if err != nil {
+			continue
+		}
+		for _, p := range patterns {
+			if ok, _ := reference.FamiliarMatch(p, named); ok {
+				out = append(out, image.FamiliarRef(t))
+				break
+			}
+		}
+	}
+	return out
+}
+
+func (rt *Router) inspect(w http.ResponseWriter, name string) error {
+	img, err := rt.b.Get(name)
+	if err != nil {
+		return err
+	}
+	cfg := img.Config.Config
+	resp := imagetypes.InspectResponse{
+		ID: img.ID.String(), RepoTags: familiar(img.Tags), RepoDigests: []string{},
+		Created: created(img).Format(time.RFC3339Nano), Config: &cfg, Author: img.Config.Author,
+		Architecture: img.Config.Architecture, Os: img.Config.OS, Variant: img.Config.Variant, Size: img.Size,
+		GraphDriver: storage.DriverData{Name: "overlayfs", Data: map[string]string{}},
+		RootFS:      imagetypes.RootFS{Type: "layers"},
+	}
+	for _, d := range img.Config.RootFS.DiffIDs {
+		resp.RootFS.Layers = append(resp.RootFS.Layers, d.String())
+	}
+	if len(img.Config.History) > 0 {
+		resp.Comment = img.Config.History[len(img.Config.History)-1].Comment
+	}
+	httputil.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (rt *Router) history(w http.ResponseWriter, name string) error {
+	img, err := rt.b.Get(name)
+	if err != nil {
+		return err
+	}
+	out := []imagetypes.HistoryResponseItem{}
+	for i := len(img.Config.History) - 1; i >= 0; i-- {
+		h := img.Config.History[i]
+		item := imagetypes.HistoryResponseItem{ID: "<missing>", CreatedBy: h.CreatedBy, Comment: h.Comment, Tags: []string{}}
+		if h.Created != nil {
+			item.Created = h.Created.Unix()
+		}
+		if i == len(img.Config.History)-1 {
+			item.ID, item.Tags, item.Size = img.ID.String(), familiar(img.Tags), img.Size
+		}
+		out = append(out, item)
+	}
+	httputil.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (rt *Router) tag(w http.ResponseWriter, r *http.Request, name string) error {
+	repo, tag := r.FormValue("repo"), r.FormValue("tag")
+	if repo == "" {
+		return errdefs.ErrInvalidArgument.WithMessage("repository name must have at least one component")
+	}
+	ref := repo
+	if tag != "" {
+		ref += ":" + tag
+	}
+	if err := rt.b.Tag(name, ref); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+func (rt *Router) remove(w http.ResponseWriter, r *http.Request, name string) error {
+	items, err := rt.b.Remove(name, httputil.BoolValue(r, "force"), httputil.BoolValue(r, "noprune"))
+	if err != nil {
+		return err
+	}
+	out := []imagetypes.DeleteResponse{}
+	for _, it := range items {
+		out = append(out, imagetypes.DeleteResponse{Untagged: it.Untagged, Deleted: it.Deleted})
+	}
+	httputil.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (rt *Router) prune(w http.ResponseWriter, r *http.Request) error {
+	f, err := filters.FromJSON(r.FormValue("filters"))
+	if err != nil {
+		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
+	}
+	all := f.ExactMatch("dangling", "false") || f.ExactMatch("dangling", "0")
+	items, err := rt.b.Prune(all)
+	if err != nil {
+		return err
+	}
+	report := imagetypes.PruneReport{ImagesDeleted: []imagetypes.DeleteResponse{}}
+	for _, it := range items {
+		report.ImagesDeleted = append(report.ImagesDeleted, imagetypes.DeleteResponse{Untagged: it.Untagged, Deleted: it.Deleted})
+	}
+	httputil.WriteJSON(w, http.StatusOK, report)
+	return nil
+}
+
+// create imports (fromSrc) or pulls (fromImage), as a JSON message stream.
+func (rt *Router) create(w http.ResponseWriter, r *http.Request) error {
+	if src := r.FormValue("fromSrc"); src != "" {
+		if src != "-" {
+			return errdefs.ErrNotImplemented.WithMessage("importing from a URL is not supported; pipe the file in with '-'")
+		}
+		ref := r.FormValue("repo")
+		if tag := r.FormValue("tag"); ref != "" && tag != "" {
+			ref += ":" + tag
+		}
+		id, err := rt.b.Import(r.Body, ref, r.FormValue("message"), r.Form["changes"])
+		if err != nil {
+			return err
+		}
+		httputil.WriteJSON(w, http.StatusOK, httputil.JSONMessage{Status: id.String()})
+		return nil
+	}
+	from := r.FormValue("fromImage")
+	if from == "" {
+		return errdefs.ErrInvalidArgument.WithMessage("fromImage or fromSrc is required")
+	}
+	if tag := r.FormValue("tag"); tag != "" {
+		if strings.HasPrefix(tag, "sha256:") {
+			from += "@" + tag
+		} else {
+			from += ":" + tag
+		}
+	}
+	named, err := image.NormalizeRef(from)
+	if err != nil {
+		return err
+	}
+	id, err := rt.b.Pull(named.String())
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	fam := image.FamiliarRef(named.String())
+	tag := fam[strings.LastIndex(fam, ":")+1:]
+	enc.Encode(httputil.JSONMessage{Status: "Pulling from " + reference.FamiliarName(named), ID: tag})
+	enc.Encode(httputil.JSONMessage{Status: "Digest: " + id.String()})
+	enc.Encode(httputil.JSONMessage{Status: fmt.Sprintf("Status: Downloaded newer image for %s", fam)})
+	return nil
+}
+
+func (rt *Router) load(w http.ResponseWriter, r *http.Request) error {
+	lines, err := rt.b.Load(r.Body)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	for _, l := range lines {
+		enc.Encode(httputil.JSONMessage{Stream: l + "\n"})
+	}
+	return nil
+}
+
+func (rt *Router) save(w http.ResponseWriter, r *http.Request) error {
+	if r.Form == nil {
+		_ = r.ParseForm()
+	}
+	names := r.Form["names"]
+	if len(names) == 0 {
+		return errdefs.ErrInvalidArgument.WithMessage("no image names given")
+	}
+	for _, n := range names { // fail before the first byte if any is missing
+		if _, err := rt.b.Get(n); err != nil {
+			return err
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-tar")
+	w.WriteHeader(http.StatusOK)
+	_ = rt.b.Save(names, w)
+	return nil
+}

@@ -1,0 +1,244 @@
+package system
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/system"
+	"golang.org/x/sys/unix"
+
+	"github.com/berthproject/berth/internal/api/httputil"
+	"github.com/berthproject/berth/internal/events"
+)
+
+// Backend is what the system routes need from the daemon.
+type Backend interface {
+	Counts() (containers, running, paused, stopped, images int)
+	Subscribe(since time.Time) ([]events.Message, <-chan events.Message, func())
+}
+
+// Config is the fixed information /version and /info report.
+type Config struct {
+	Version, APIVersion, MinAPIVersion, GitCommit string
+	DataRoot, ID                                  string
+	CgroupVersion                                 string
+}
+
+// Router serves the system routes.
+type Router struct {
+	b   Backend
+	cfg Config
+}
+
+// New returns the system router.
+func New(b Backend, cfg Config) *Router { return &Router{b: b, cfg: cfg} }
+
+// Register adds the routes to mux.
+func (rt *Router) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /_ping", rt.ping)
+	mux.HandleFunc("HEAD /_ping", rt.ping)
+	mux.HandleFunc("GET /version", httputil.Handle(rt.version))
+	mux.HandleFunc("GET /info", httputil.Handle(rt.info))
+	mux.HandleFunc("GET /events", httputil.Handle(rt.events))
+}
+
+func (rt *Router) ping(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
+	h.Set("Pragma", "no-cache")
+	h.Set("Builder-Version", "1")
+	h.Set("Swarm", "inactive")
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	if r.Method == http.MethodHead {
+		h.Set("Content-Length", "0")
+		return
+	}
+	w.Write([]byte("OK"))
+}
+
+func kernel() string {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+func (rt *Router) version(w http.ResponseWriter, r *http.Request) error {
+	v := types.Version{
+		Platform: struct{ Name string }{"berth"},
+		Version:  rt.cfg.Version, APIVersion: rt.cfg.APIVersion, MinAPIVersion: rt.cfg.MinAPIVersion,
+		GitCommit: rt.cfg.GitCommit, GoVersion: goruntime.Version(), Os: goruntime.GOOS, Arch: goruntime.GOARCH,
+		KernelVersion: kernel(),
+	}
+	v.Components = []types.ComponentVersion{{Name: "Engine", Version: v.Version, Details: map[string]string{
+		"ApiVersion": v.APIVersion, "MinAPIVersion": v.MinAPIVersion, "GitCommit": v.GitCommit,
+		"GoVersion": v.GoVersion, "Os": v.Os, "Arch": v.Arch, "KernelVersion": v.KernelVersion,
+	}}}
+	httputil.WriteJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (rt *Router) info(w http.ResponseWriter, r *http.Request) error {
+	c, running, paused, stopped, images := rt.b.Counts()
+	var si unix.Sysinfo_t
+	_ = unix.Sysinfo(&si)
+	host, _ := os.Hostname()
+	osName := "Linux"
+	if b, err := os.ReadFile("/etc/os-release"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {
+				osName = strings.Trim(v, `"`)
+			}
+		}
+	}
+	info := system.Info{
+		ID: rt.cfg.ID, Name: host, ServerVersion: rt.cfg.Version,
+		Containers: c, ContainersRunning: running, ContainersPaused: paused, ContainersStopped: stopped, Images: images,
+		Driver: "overlayfs", DockerRootDir: rt.cfg.DataRoot, OSType: "linux", OperatingSystem: osName,
+		Architecture: goruntime.GOARCH, NCPU: goruntime.NumCPU(), MemTotal: int64(si.Totalram) * int64(si.Unit),
+		KernelVersion: kernel(), CgroupDriver: "cgroupfs", CgroupVersion: rt.cfg.CgroupVersion,
+		LoggingDriver: "json-file", DefaultRuntime: "berth",
+		Runtimes:           map[string]system.RuntimeWithStatus{"berth": {Runtime: system.Runtime{Path: "berth (libcontainer)"}}},
+		IndexServerAddress: "https://index.docker.io/v1/",
+		SecurityOptions:    []string{"name=seccomp,profile=builtin"},
+		LiveRestoreEnabled: true,
+		Labels:             []string{},
+		Warnings:           []string{},
+	}
+	info.Swarm.LocalNodeState = "inactive"
+	info.Plugins.Log = []string{"json-file"}
+	info.Plugins.Network = []string{"host", "null"}
+	httputil.WriteJSON(w, http.StatusOK, info)
+	return nil
+}
+
+// parseTime reads "seconds[.nanos]" or an RFC 3339 time.
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	sec, frac, _ := strings.Cut(s, ".")
+	n, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil {
+		return time.Time{}, errdefs.ErrInvalidArgument.WithMessage("invalid timestamp: " + s)
+	}
+	var nanos int64
+	if frac != "" {
+		frac = (frac + "000000000")[:9]
+		nanos, _ = strconv.ParseInt(frac, 10, 64)
+	}
+	return time.Unix(n, nanos), nil
+}
+
+func (rt *Router) events(w http.ResponseWriter, r *http.Request) error {
+	since, err := parseTime(r.FormValue("since"))
+	if err != nil {
+		return err
+	}
+	until, err := parseTime(r.FormValue("until"))
+	if err != nil {
+		return err
+	}
+	f, err := filters.FromJSON(r.FormValue("filters"))
+	if err != nil {
+		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
+	}
+	past, ch, cancel := rt.b.Subscribe(since)
+	defer cancel()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	fw := httputil.NewFlushWriter(w)
+	fw.Write(nil)
+	enc := json.NewEncoder(fw)
+	send := func(m events.Message) bool {
+		if !until.IsZero() && m.TimeNano > until.UnixNano() {
+			return false
+		}
+		if match(f, m) {
+			if enc.Encode(m) != nil {
+				return false
+			}
+		}
+		return true
+	}
+	for _, m := range past {
+		if !send(m) {
+			return nil
+		}
+	}
+	var deadline <-chan time.Time
+	if !until.IsZero() {
+		deadline = time.After(time.Until(until))
+	}
+	for {
+		select {
+		case m := <-ch:
+			if !send(m) {
+				return nil
+			}
+		case <-deadline:
+			return nil
+		case <-r.Context().Done():
+			return nil
+		}
+	}
+}
+
+// match applies Docker's event filters.
+func match(f filters.Args, m events.Message) bool {
+	if !f.ExactMatch("type", m.Type) {
+		return false
+	}
+	action := m.Action
+	if i := strings.Index(action, ":"); i > 0 {
+		action = action[:i]
+	}
+	if !f.ExactMatch("event", action) {
+		return false
+	}
+	if f.Contains("container") && m.Type == "container" {
+		name := m.Actor.Attributes["name"]
+		ok := false
+		for _, v := range f.Get("container") {
+			if v == name || strings.HasPrefix(m.Actor.ID, v) {
+				ok = true
+			}
+		}
+		if !ok {
+			return false
+		}
+	} else if f.Contains("container") {
+		return false
+	}
+	if f.Contains("image") {
+		img := m.Actor.Attributes["image"]
+		if m.Type == "image" {
+			img = m.Actor.ID
+		}
+		if !f.ExactMatch("image", img) && !f.ExactMatch("image", m.Actor.Attributes["name"]) {
+			return false
+		}
+	}
+	if f.Contains("label") {
+		for _, l := range f.Get("label") {
+			k, v, hasV := strings.Cut(l, "=")
+			got, ok := m.Actor.Attributes[k]
+			if !ok || hasV && got != v {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,76 @@
+package archive
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Compression is the compression a stream was found to carry.
+type Compression int
+
+const (
+	Uncompressed Compression = iota
+	Gzip
+	Zstd
+)
+
+func (c Compression) String() string {
+	switch c {
+	case Gzip:
+		return "gzip"
+	case Zstd:
+		return "zstd"
+	}
+	return "none"
+}
+
+var (
+	gzipMagic = []byte{0x1f, 0x8b}
+	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+)
+
+// DetectCompression peeks at the start of r and reports its compression.
+// The returned reader yields the whole stream, peeked bytes included.
+func DetectCompression(r io.Reader) (Compression, *bufio.Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, err := br.Peek(4)
+	if err != nil && err != io.EOF {
+		return Uncompressed, br, err
+	}
+	switch {
+	case bytes.HasPrefix(head, gzipMagic):
+		return Gzip, br, nil
+	case bytes.HasPrefix(head, zstdMagic):
+		return Zstd, br, nil
+	}
+	return Uncompressed, br, nil
+}
+
+// Decompress returns a reader of the uncompressed bytes of r, whatever
+// compression r carries. Close releases the decompressor, not r.
+func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
+	c, br, err := DetectCompression(r)
+	if err != nil {
+		return nil, c, err
+	}
+	switch c {
+	case Gzip:
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, c, fmt.Errorf("gzip: %w", err)
+		}
+		return zr, c, nil
+	case Zstd:
+		zr, err := zstd.NewReader(br)
+		if err != nil {
+			return nil, c, fmt.Errorf("zstd: %w", err)
+		}
+		return zr.IOReadCloser(), c, nil
+	}
+	return io.NopCloser(br), c, nil
+}

@@ -1,0 +1,2 @@
+// Package system holds version, info, events and the generic inspect.
+package system

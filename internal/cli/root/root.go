@@ -1,0 +1,70 @@
+package root
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berthproject/berth/internal/cli"
+	"github.com/berthproject/berth/internal/cli/command/container"
+	"github.com/berthproject/berth/internal/cli/command/image"
+	"github.com/berthproject/berth/internal/cli/command/system"
+)
+
+// Version is the CLI's version, set at build time.
+var Version = "0.1.0-dev"
+
+// Main runs the CLI with args and returns the exit code.
+func Main(args []string) int {
+	c := cli.New()
+	rootCmd := &cobra.Command{
+		Use:           "berth [OPTIONS] COMMAND",
+		Short:         "A container engine that speaks the Docker Engine API",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+	}
+	rootCmd.PersistentFlags().StringVarP(&c.Host, "host", "H", "", "Daemon socket to connect to (default "+cli.DefaultHost+", or $BERTH_HOST)")
+	rootCmd.Flags().SetInterspersed(false)
+	rootCmd.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return cli.StatusError{Status: fmt.Sprintf("%s\nSee '%s --help'.", err, cmd.CommandPath()), Code: 125}
+	})
+	ctrs := container.Commands(c)
+	rootCmd.AddCommand(ctrs...)
+	group := &cobra.Command{Use: "container", Short: "Manage containers"}
+	group.AddCommand(container.Commands(c)...)
+	group.AddCommand(&cobra.Command{Use: "inspect CONTAINER [CONTAINER...]", Short: "Display detailed information on one or more containers",
+		Args: cli.RequiresMinArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.Client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			format, _ := cmd.Flags().GetString("format")
+			return cli.Inspect(c, args, format, func(ref string) (any, []byte, error) {
+				return cl.ContainerInspectWithRaw(cmd.Context(), ref, false)
+			})
+		}})
+	group.Commands()[len(group.Commands())-1].Flags().StringP("format", "f", "", "Format output using a custom template")
+	rootCmd.AddCommand(group)
+	rootCmd.AddCommand(image.Commands(c)...)
+	rootCmd.AddCommand(system.Commands(c, Version)...)
+	rootCmd.AddCommand(&cobra.Command{Use: "daemon [OPTIONS]", Short: "Run the berth daemon (flags: --data-root, --exec-root, -H, --log-level)",
+		DisableFlagParsing: true, RunE: func(*cobra.Command, []string) error { return nil }})
+	rootCmd.SetArgs(args)
+	err := rootCmd.ExecuteContext(context.Background())
+	if err == nil {
+		return 0
+	}
+	code, msg := cli.ExitCode(err)
+	if msg != "" {
+		if strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") || strings.HasPrefix(msg, "unknown shorthand") {
+			msg = "berth: " + msg + "\nSee 'berth --help'."
+			code = 125
+		}
+		fmt.Fprintln(os.Stderr, msg)
+	}
+	return code
+}

@@ -1,0 +1,528 @@
+package container
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/sys/signal"
+	"github.com/moby/sys/user"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berthproject/berth/internal/logs"
+	"github.com/berthproject/berth/internal/runtime"
+	"github.com/berthproject/berth/internal/spec"
+)
+
+// ErrNotModified is returned for a start of a running container or a stop
+// of a stopped one (HTTP 304).
+var ErrNotModified = errdefs.ErrNotModified
+
+// Start starts a created or exited container.
+func (s *Service) Start(ctx context.Context, ref string) error {
+	e, err := s.lookup(ref)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	if e.rec.Running() || e.starting {
+		e.mu.Unlock()
+		return ErrNotModified.WithMessage("container already started")
+	}
+	if e.rec.State.Status == "removing" || e.rec.State.Status == "dead" {
+		e.mu.Unlock()
+		return errdefs.ErrConflict.WithMessage("container is marked for removal and cannot be started")
+	}
+	e.starting = true
+	e.rec.ManualStop = false
+	e.mu.Unlock()
+	err = s.start(ctx, e)
+	e.mu.Lock()
+	e.starting = false
+	rec := e.rec
+	e.mu.Unlock()
+	if err != nil && rec.HostConfig.AutoRemove {
+		_ = s.remove(e, true)
+	}
+	return err
+}
+
+func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
+	rec := e.snapshot()
+	fail := func(err error) error {
+		code := 128
+		msg := err.Error()
+		switch {
+		case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+			code = 127
+		case strings.Contains(msg, "permission denied"), strings.Contains(msg, "is a directory"):
+			code = 126
+		}
+		_ = s.layers.Unmount(rec.ID)
+		_ = s.rt.Delete(rec.ID)
+		e.mu.Lock()
+		e.rec.State.Status = "exited"
+		e.rec.State.ExitCode = code
+		e.rec.State.Error = msg
+		_ = s.persist(&e.rec)
+		pend := e.pending
+		e.pending = nil
+		e.mu.Unlock()
+		for _, p := range pend {
+			p.ready <- err
+		}
+		return errdefs.ErrUnknown.WithMessage("failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: " + msg + ": unknown")
+	}
+	rootfs, err := s.layers.Mount(rec.ID, rec.ImageTop)
+	if err != nil {
+		return fail(err)
+	}
+	sp, err := s.buildSpec(&rec, rootfs)
+	if err != nil {
+		return fail(err)
+	}
+	maxSize, maxFiles, _ := logs.ParseOptions(rec.HostConfig.LogConfig.Config)
+	task, err := s.rt.Create(ctx, runtime.CreateOpts{
+		ID: rec.ID, Spec: sp, LogPath: rec.LogPath, LogMaxSize: maxSize, LogMaxFiles: maxFiles,
+		OpenStdin: rec.Config.OpenStdin, StdinOnce: rec.Config.StdinOnce,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	// Let attachers that came before start connect before the process runs.
+	e.mu.Lock()
+	pend := e.pending
+	e.pending = nil
+	e.mu.Unlock()
+	for _, p := range pend {
+		p.ready <- nil
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	pid, err := task.Start()
+	if err != nil {
+		_ = task.Kill(syscall.SIGKILL)
+		return fail(err)
+	}
+	e.mu.Lock()
+	e.rec.State = State{Status: "running", Pid: pid, StartedAt: time.Now().UTC()}
+	_ = s.persist(&e.rec)
+	rec = e.rec
+	e.mu.Unlock()
+	s.event(&rec, "start", nil)
+	go s.monitor(e, task)
+	return nil
+}
+
+// buildSpec resolves the user inside the rootfs and generates the spec.
+func (s *Service) buildSpec(rec *Record, rootfs string) (*specs.Spec, error) {
+	uid, gid, groups, err := resolveUser(rootfs, rec.Config.User, rec.HostConfig.GroupAdd)
+	if err != nil {
+		return nil, err
+	}
+	etc := map[string]string{
+		"/etc/hostname":    filepath.Join(rec.Dir, "hostname"),
+		"/etc/hosts":       filepath.Join(rec.Dir, "hosts"),
+		"/etc/resolv.conf": filepath.Join(rec.Dir, "resolv.conf"),
+	}
+	env := rec.Config.Env
+	if rec.Config.Tty && !hasEnv(env, "TERM") {
+		env = append(env, "TERM=xterm")
+	}
+	if !hasEnv(env, "HOSTNAME") {
+		env = append(env, "HOSTNAME="+rec.Config.Hostname)
+	}
+	return spec.Generate(spec.Input{
+		ID: rec.ID, Config: rec.Config, HostConfig: rec.HostConfig, Rootfs: rootfs,
+		Args: append([]string{rec.Path}, rec.Args...), Env: env,
+		UID: uid, GID: gid, Groups: groups, EtcFiles: etc,
+		CgroupsPath: "/berth/" + rec.ID,
+	})
+}
+
+func hasEnv(env []string, k string) bool {
+	for _, e := range env {
+		if strings.HasPrefix(e, k+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveUser maps "user[:group]" to IDs with the container's passwd and
+// group files (numeric IDs need no entry).
+func resolveUser(rootfs, u string, groupAdd []string) (uint32, uint32, []uint32, error) {
+	defaults := user.ExecUser{Uid: 0, Gid: 0, Home: "/"}
+	pf, _ := os.Open(filepath.Join(rootfs, "etc/passwd"))
+	gf, _ := os.Open(filepath.Join(rootfs, "etc/group"))
+	defer func() {
+		if pf != nil {
+			pf.Close()
+		}
+		if gf != nil {
+			gf.Close()
+		}
+	}()
+	eu, err := user.GetExecUser(u, &defaults, nilIfNil(pf), nilIfNil(gf))
+	if err != nil {
+		return 0, 0, nil, fmt.Errorf("unable to find user %s: %w", u, err)
+	}
+	var groups []uint32
+	for _, g := range eu.Sgids {
+		groups = append(groups, uint32(g))
+	}
+	if len(groupAdd) > 0 {
+		gf2, _ := os.Open(filepath.Join(rootfs, "etc/group"))
+		ids, err := user.GetAdditionalGroups(groupAdd, nilIfNil(gf2))
+		if gf2 != nil {
+			gf2.Close()
+		}
+		if err != nil {
+			return 0, 0, nil, err
+		}
+		for _, g := range ids {
+			groups = append(groups, uint32(g))
+		}
+	}
+	return uint32(eu.Uid), uint32(eu.Gid), groups, nil
+}
+
+// nilIfNil keeps a nil *os.File from becoming a non-nil io.Reader.
+func nilIfNil(f *os.File) interface{ Read([]byte) (int, error) } {
+	if f == nil {
+		return nil
+	}
+	return f
+}
+
+// monitor waits for the container to exit and applies the restart policy.
+func (s *Service) monitor(e *entry, task *runtime.Task) {
+	st, err := task.Wait(context.Background())
+	if err != nil {
+		slog.Error("wait for container", "id", e.rec.ID, "err", err)
+		return
+	}
+	_ = s.layers.Unmount(task.ID)
+	_ = s.rt.Delete(task.ID)
+	e.mu.Lock()
+	e.rec.State.Status = "exited"
+	e.rec.State.Pid = 0
+	e.rec.State.ExitCode = st.Code
+	e.rec.State.Error = st.Error
+	e.rec.State.FinishedAt = st.ExitedAt
+	restart, delay := s.shouldRestart(&e.rec)
+	if restart {
+		e.rec.State.Status = "restarting"
+		e.rec.RestartCount++
+	}
+	_ = s.persist(&e.rec)
+	rec := e.rec
+	close(e.exitCh)
+	e.exitCh = make(chan struct{})
+	e.mu.Unlock()
+	s.event(&rec, "die", map[string]string{"exitCode": fmt.Sprint(st.Code)})
+	if rec.HostConfig.AutoRemove && !restart {
+		_ = s.remove(e, true)
+		return
+	}
+	if restart {
+		go func() {
+			time.Sleep(delay)
+			e.mu.Lock()
+			still := e.rec.State.Status == "restarting" && !e.rec.ManualStop
+			if still {
+				e.rec.State.Status = "exited" // start() requires a non-running state
+			}
+			e.mu.Unlock()
+			if still {
+				if err := s.start(context.Background(), e); err != nil {
+					slog.Error("restart container", "id", rec.ID, "err", err)
+				} else {
+					s.event(&rec, "restart", nil)
+				}
+			}
+		}()
+	}
+}
+
+// shouldRestart applies the restart policy to an exit; callers hold e.mu.
+func (s *Service) shouldRestart(r *Record) (bool, time.Duration) {
+	if r.ManualStop {
+		return false, 0
+	}
+	delay := time.Duration(100<<min(r.RestartCount, 10)) * time.Millisecond
+	if delay > time.Minute {
+		delay = time.Minute
+	}
+	switch p := r.HostConfig.RestartPolicy; p.Name {
+	case "always", "unless-stopped":
+		return true, delay
+	case "on-failure":
+		if r.State.ExitCode == 0 {
+			return false, 0
+		}
+		if p.MaximumRetryCount > 0 && r.RestartCount >= p.MaximumRetryCount {
+			return false, 0
+		}
+		return true, delay
+	}
+	return false, 0
+}
+
+// Stop sends the stop signal, then SIGKILL after timeout (nil: the
+// container's StopTimeout, else 10s; negative: wait forever).
+func (s *Service) Stop(ctx context.Context, ref string, timeout *int, sig string) error {
+	e, err := s.lookup(ref)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	if !e.rec.Running() {
+		if e.rec.State.Status == "restarting" {
+			e.rec.ManualStop = true
+		}
+		e.mu.Unlock()
+		return ErrNotModified.WithMessage("container already stopped")
+	}
+	e.rec.ManualStop = true
+	_ = s.persist(&e.rec)
+	rec := e.rec
+	exitCh := e.exitCh
+	e.mu.Unlock()
+	if sig == "" {
+		sig = rec.Config.StopSignal
+	}
+	stopSig := syscall.SIGTERM
+	if sig != "" {
+		ps, err := signal.ParseSignal(sig)
+		if err != nil {
+			return errdefs.ErrInvalidArgument.WithMessage(err.Error())
+		}
+		stopSig = ps
+	}
+	t := 10
+	if rec.Config.StopTimeout != nil {
+		t = *rec.Config.StopTimeout
+	}
+	if timeout != nil {
+		t = *timeout
+	}
+	task := s.rt.Task(rec.ID)
+	if rec.State.Status == "paused" {
+		_ = task.Resume()
+	}
+	if err := task.Kill(stopSig); err != nil {
+		slog.Debug("stop signal", "id", rec.ID, "err", err)
+	}
+	var timer <-chan time.Time
+	if t >= 0 {
+		timer = time.After(time.Duration(t) * time.Second)
+	}
+	select {
+	case <-exitCh:
+	case <-timer:
+		_ = task.Kill(syscall.SIGKILL)
+		select {
+		case <-exitCh:
+		case <-time.After(30 * time.Second):
+			return fmt.Errorf("container %s did not exit after SIGKILL", rec.ID[:12])
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s.event(&rec, "stop", nil)
+	return nil
+}
+
+// Kill sends a signal (default SIGKILL) to a running container.
+func (s *Service) Kill(ref, sig string) error {
+	e, err := s.lookup(ref)
+	if err != nil {
+		return err
+	}
+	rec := e.snapshot()
+	if !rec.Running() || rec.State.Status == "restarting" {
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Cannot kill container: %s: container %s is not running", strings.TrimPrefix(rec.Name, "/"), rec.ID))
+	}
+	ks := syscall.SIGKILL
+	if sig != "" {
+		if ks, err = signal.ParseSignal(sig); err != nil {
+			return errdefs.ErrInvalidArgument.WithMessage(err.Error())
+		}
+	}
+	if ks == syscall.SIGKILL {
+		e.mu.Lock()
+		e.rec.ManualStop = rec.HostConfig.RestartPolicy.Name != "always" && rec.HostConfig.RestartPolicy.Name != "on-failure"
+		e.mu.Unlock()
+	}
+	if err := s.rt.Task(rec.ID).Kill(ks); err != nil {
+		return err
+	}
+	s.event(&rec, "kill", map[string]string{"signal": fmt.Sprint(int(ks))})
+	return nil
+}
+
+// Restart stops (if running) and starts the container.
+func (s *Service) Restart(ctx context.Context, ref string, timeout *int, sig string) error {
+	if err := s.Stop(ctx, ref, timeout, sig); err != nil && !errdefs.IsNotModified(err) {
+		return err
+	}
+	if err := s.Start(ctx, ref); err != nil {
+		return err
+	}
+	rec, _ := s.Get(ref)
+	s.event(&rec, "restart", nil)
+	return nil
+}
+
+// Pause freezes a running container; Unpause thaws it.
+func (s *Service) Pause(ref string) error   { return s.setPaused(ref, true) }
+func (s *Service) Unpause(ref string) error { return s.setPaused(ref, false) }
+
+func (s *Service) setPaused(ref string, pause bool) error {
+	e, err := s.lookup(ref)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	name := strings.TrimPrefix(e.rec.Name, "/")
+	switch {
+	case !e.rec.Running():
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", e.rec.ID))
+	case pause && e.rec.State.Status == "paused":
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is already paused", e.rec.ID))
+	case !pause && e.rec.State.Status != "paused":
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not paused", name))
+	}
+	task := s.rt.Task(e.rec.ID)
+	action := "pause"
+	if pause {
+		err = task.Pause()
+		e.rec.State.Status = "paused"
+	} else {
+		err = task.Resume()
+		e.rec.State.Status = "running"
+		action = "unpause"
+	}
+	if err != nil {
+		return err
+	}
+	_ = s.persist(&e.rec)
+	s.event(&e.rec, action, nil)
+	return nil
+}
+
+// Remove deletes a container; a running one needs force (then it is killed).
+func (s *Service) Remove(ref string, force bool) error {
+	e, err := s.lookup(ref)
+	if err != nil {
+		return err
+	}
+	return s.remove(e, force)
+}
+
+func (s *Service) remove(e *entry, force bool) error {
+	e.mu.Lock()
+	rec := e.rec
+	if rec.State.Status == "removing" {
+		e.mu.Unlock()
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("removal of container %s is already in progress", rec.ID[:12]))
+	}
+	if rec.Running() {
+		if !force {
+			e.mu.Unlock()
+			state := "running"
+			if rec.State.Status == "paused" {
+				state = "paused"
+			}
+			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot remove container %q: container is %s: stop the container before removing or force remove", rec.Name, state))
+		}
+		e.rec.ManualStop = true
+		exitCh := e.exitCh
+		e.mu.Unlock()
+		task := s.rt.Task(rec.ID)
+		if rec.State.Status == "paused" {
+			_ = task.Resume()
+		}
+		_ = task.Kill(syscall.SIGKILL)
+		select {
+		case <-exitCh:
+		case <-time.After(30 * time.Second):
+			return fmt.Errorf("container %s did not exit after SIGKILL", rec.ID[:12])
+		}
+		e.mu.Lock()
+	}
+	e.rec.State.Status = "removing"
+	e.mu.Unlock()
+	if err := s.layers.RemoveRW(rec.ID); err != nil {
+		e.mu.Lock()
+		e.rec.State.Status = "dead"
+		e.mu.Unlock()
+		return fmt.Errorf("remove container filesystem: %w", err)
+	}
+	_ = s.rt.Delete(rec.ID)
+	if err := s.deleteRecord(rec.ID); err != nil {
+		return err
+	}
+	_ = os.RemoveAll(rec.Dir)
+	s.mu.Lock()
+	delete(s.byID, rec.ID)
+	if s.names[rec.Name] == rec.ID {
+		delete(s.names, rec.Name)
+	}
+	s.mu.Unlock()
+	s.event(&rec, "destroy", nil)
+	close(e.rmCh)
+	return nil
+}
+
+// Wait blocks until the condition holds: "not-running" (default),
+// "next-exit" or "removed". ready is called once the waiter is
+// registered, so a caller can send headers before the container starts.
+func (s *Service) Wait(ctx context.Context, ref, condition string, ready func()) (WaitResult, error) {
+	e, err := s.lookup(ref)
+	if err != nil {
+		return WaitResult{}, err
+	}
+	e.mu.Lock()
+	exitCh, rmCh := e.exitCh, e.rmCh
+	running := e.rec.Running() || e.starting
+	e.mu.Unlock()
+	if ready != nil {
+		ready()
+	}
+	result := func() WaitResult {
+		r := e.snapshot()
+		return WaitResult{StatusCode: r.State.ExitCode, Error: r.State.Error}
+	}
+	var until <-chan struct{}
+	switch condition {
+	case "", "not-running":
+		if !running {
+			return result(), nil
+		}
+		until = exitCh
+	case "next-exit":
+		until = exitCh
+	case "removed":
+		until = rmCh
+	default:
+		return WaitResult{}, errdefs.ErrInvalidArgument.WithMessage("invalid condition: " + condition)
+	}
+	select {
+	case <-until:
+	case <-rmCh:
+	case <-ctx.Done():
+		return WaitResult{}, ctx.Err()
+	}
+	return result(), nil
+}

@@ -1,0 +1,113 @@
+package container
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/berthproject/berth/internal/shim"
+)
+
+func (s *Service) deleteRecord(id string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(Bucket)).Delete([]byte(id))
+	})
+}
+
+// Restore loads every container record, re-adopts containers whose shim
+// still runs, records the real exit of those that ended while the daemon
+// was away (restarting them if their policy says so), and removes what a
+// crash left half-made: read-write layers, bundles and directories that no
+// record names.
+func (s *Service) Restore() error {
+	var recs []Record
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(Bucket)).ForEach(func(k, v []byte) error {
+			var r Record
+			if err := json.Unmarshal(v, &r); err != nil {
+				slog.Warn("skipping unreadable container record", "id", string(k), "err", err)
+				return nil
+			}
+			recs = append(recs, r)
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	var toRestart []*entry
+	for _, r := range recs {
+		known[r.ID] = true
+		e := &entry{rec: r, exitCh: make(chan struct{}), rmCh: make(chan struct{})}
+		s.byID[r.ID] = e
+		s.names[r.Name] = r.ID
+		switch {
+		case r.State.Status == "removing":
+			go func() { _ = s.remove(e, true) }()
+		case r.Running():
+			task := s.rt.Task(r.ID)
+			st, err := task.State()
+			if err == nil && st.Status != "stopped" {
+				e.rec.State.Status = st.Status
+				if st.Status == "created" { // the daemon died between create and start
+					_ = task.Kill(9)
+				}
+				slog.Info("re-adopted running container", "id", r.ID[:12], "status", st.Status)
+				go s.monitor(e, task)
+				continue
+			}
+			exit, err := shim.ReadExitFile(task.Bundle)
+			e.rec.State.Status, e.rec.State.Pid = "exited", 0
+			if err == nil {
+				e.rec.State.ExitCode, e.rec.State.FinishedAt = exit.Code, exit.ExitedAt
+				slog.Info("container exited while the daemon was down", "id", r.ID[:12], "exitCode", exit.Code)
+			} else {
+				e.rec.State.ExitCode, e.rec.State.Error = 255, "container's shim is gone and left no exit status"
+			}
+			_ = s.layers.Unmount(r.ID)
+			_ = s.rt.Delete(r.ID)
+			_ = s.persist(&e.rec)
+			if e.rec.HostConfig.AutoRemove {
+				go func() { _ = s.remove(e, true) }()
+			} else if restart, _ := s.shouldRestart(&e.rec); restart {
+				toRestart = append(toRestart, e)
+			}
+		default:
+			_ = s.layers.Unmount(r.ID)
+		}
+	}
+	// Leftovers of a crash mid-create or mid-remove.
+	if ids, err := s.layers.RWIDs(); err == nil {
+		for _, id := range ids {
+			if !known[id] {
+				slog.Info("removing orphan container filesystem", "id", id)
+				_ = s.layers.RemoveRW(id)
+			}
+		}
+	}
+	for _, id := range s.rt.Bundles() {
+		if !known[id] {
+			_ = s.rt.Delete(id)
+		}
+	}
+	if entries, err := os.ReadDir(s.root); err == nil {
+		for _, d := range entries {
+			if !known[d.Name()] {
+				_ = os.RemoveAll(filepath.Join(s.root, d.Name()))
+			}
+		}
+	}
+	for _, e := range toRestart {
+		go func() {
+			if err := s.start(context.Background(), e); err != nil {
+				slog.Error("restart container after daemon restart", "id", e.rec.ID, "err", err)
+			}
+		}()
+	}
+	return nil
+}

@@ -1,0 +1,431 @@
+package container
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/pkg/namesgenerator"
+	"github.com/docker/go-connections/nat"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/opencontainers/go-digest"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/berthproject/berth/internal/events"
+	"github.com/berthproject/berth/internal/layer"
+	"github.com/berthproject/berth/internal/logs"
+	"github.com/berthproject/berth/internal/runtime"
+)
+
+// Bucket is the bbolt bucket this package owns.
+const Bucket = "containers"
+
+// ImageInfo is what the service needs to know of an image.
+type ImageInfo struct {
+	ID     digest.Digest
+	Top    digest.Digest // chain ID of the top layer
+	Config dockerspec.DockerOCIImageConfig
+}
+
+// Images resolves image references; the daemon wires the image service.
+type Images interface {
+	Resolve(ref string) (ImageInfo, error)
+}
+
+// Service is the container service. Its methods are safe for concurrent use.
+type Service struct {
+	db     *bolt.DB
+	layers *layer.Store
+	rt     *runtime.Runtime
+	images Images
+	bus    *events.Bus
+	root   string // per-container directories
+
+	mu    sync.Mutex
+	byID  map[string]*entry
+	names map[string]string // "/name" → id
+	execs map[string]*execSession
+}
+
+// NewService returns a container service; call Restore before use.
+func NewService(db *bolt.DB, layers *layer.Store, rt *runtime.Runtime, images Images, bus *events.Bus, root string) (*Service, error) {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, err
+	}
+	return &Service{db: db, layers: layers, rt: rt, images: images, bus: bus, root: root,
+		byID: map[string]*entry{}, names: map[string]string{}, execs: map[string]*execSession{}}, nil
+}
+
+var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+
+func newID() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// persist writes the record; callers hold e.mu.
+func (s *Service) persist(r *Record) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(Bucket)).Put([]byte(r.ID), b)
+	})
+}
+
+func (s *Service) event(r *Record, action string, extra map[string]string) {
+	attrs := map[string]string{"name": strings.TrimPrefix(r.Name, "/"), "image": r.Config.Image}
+	for k, v := range r.Config.Labels {
+		attrs[k] = v
+	}
+	for k, v := range extra {
+		attrs[k] = v
+	}
+	s.bus.Publish("container", action, r.ID, attrs)
+}
+
+// lookup resolves a full ID, a name (with or without "/") or a unique ID prefix.
+func (s *Service) lookup(ref string) (*entry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.byID[ref]; ok {
+		return e, nil
+	}
+	if id, ok := s.names["/"+strings.TrimPrefix(ref, "/")]; ok {
+		return s.byID[id], nil
+	}
+	if ref != "" {
+		var found *entry
+		for id, e := range s.byID {
+			if strings.HasPrefix(id, ref) {
+				if found != nil {
+					return nil, errdefs.ErrInvalidArgument.WithMessage("multiple IDs found with provided prefix: " + ref)
+				}
+				found = e
+			}
+		}
+		if found != nil {
+			return found, nil
+		}
+	}
+	return nil, errdefs.ErrNotFound.WithMessage("No such container: " + ref)
+}
+
+// Get returns a copy of the record of the container ref names.
+func (s *Service) Get(ref string) (Record, error) {
+	e, err := s.lookup(ref)
+	if err != nil {
+		return Record{}, err
+	}
+	return e.snapshot(), nil
+}
+
+// List returns all containers, newest first.
+func (s *Service) List() []Record {
+	s.mu.Lock()
+	entries := make([]*entry, 0, len(s.byID))
+	for _, e := range s.byID {
+		entries = append(entries, e)
+	}
+	s.mu.Unlock()
+	out := make([]Record, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, e.snapshot())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out
+}
+
+// ImageInUse reports whether any container was created from image id.
+func (s *Service) ImageInUse(id digest.Digest) bool {
+	for _, r := range s.List() {
+		if r.Image == id {
+			return true
+		}
+	}
+	return false
+}
+
+// CreateResult is what Create returns.
+type CreateResult struct {
+	ID       string
+	Warnings []string
+}
+
+// Create makes a container (not started) from cfg and hc.
+func (s *Service) Create(name string, cfg *container.Config, hc *container.HostConfig) (CreateResult, error) {
+	if cfg == nil || cfg.Image == "" {
+		return CreateResult{}, errdefs.ErrInvalidArgument.WithMessage("config cannot be empty in order to create a container")
+	}
+	if hc == nil {
+		hc = &container.HostConfig{}
+	}
+	if err := validateHostConfig(hc); err != nil {
+		return CreateResult{}, err
+	}
+	img, err := s.images.Resolve(cfg.Image)
+	if err != nil {
+		return CreateResult{}, err
+	}
+	id := newID()
+	if name != "" {
+		if !validName.MatchString(name) {
+			return CreateResult{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name))
+		}
+		name = "/" + strings.TrimPrefix(name, "/")
+	}
+	s.mu.Lock()
+	if name == "" {
+		for {
+			name = "/" + namesgenerator.GetRandomName(0)
+			if _, taken := s.names[name]; !taken {
+				break
+			}
+		}
+	} else if other, taken := s.names[name]; taken {
+		s.mu.Unlock()
+		return CreateResult{}, errdefs.ErrConflict.WithMessage(fmt.Sprintf("Conflict. The container name %q is already in use by container %q. You have to remove (or rename) that container to be able to reuse that name.", name, other))
+	}
+	s.names[name] = id // reserve
+	s.mu.Unlock()
+	rec, err := s.create(id, name, cfg, hc, img)
+	if err != nil {
+		s.mu.Lock()
+		delete(s.names, name)
+		s.mu.Unlock()
+		_ = s.layers.RemoveRW(id)
+		_ = os.RemoveAll(filepath.Join(s.root, id))
+		return CreateResult{}, err
+	}
+	e := &entry{rec: *rec, exitCh: make(chan struct{}), rmCh: make(chan struct{})}
+	s.mu.Lock()
+	s.byID[id] = e
+	s.mu.Unlock()
+	s.event(rec, "create", nil)
+	var warnings []string
+	if hc.Memory > 0 && hc.Memory < 6*1024*1024 {
+		warnings = append(warnings, "Minimum memory limit allowed is 6MB")
+	}
+	return CreateResult{ID: id, Warnings: warnings}, nil
+}
+
+func validateHostConfig(hc *container.HostConfig) error {
+	switch hc.NetworkMode {
+	case "", "default", "bridge", "none", "host":
+	default:
+		return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", hc.NetworkMode))
+	}
+	rp := hc.RestartPolicy
+	switch rp.Name {
+	case "", "no", "always", "unless-stopped":
+		if rp.MaximumRetryCount != 0 {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid restart policy: maximum retry count can only be used with 'on-failure'"))
+		}
+	case "on-failure":
+		if rp.MaximumRetryCount < 0 {
+			return errdefs.ErrInvalidArgument.WithMessage("invalid restart policy: maximum retry count cannot be negative")
+		}
+	default:
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid restart policy: unknown policy '%s'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'", rp.Name))
+	}
+	if hc.AutoRemove && rp.Name != "" && rp.Name != "no" {
+		return errdefs.ErrInvalidArgument.WithMessage("conflicting options: cannot specify both --restart and --rm")
+	}
+	if t := hc.LogConfig.Type; t != "" && t != "json-file" {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("log driver %q is not supported by berth yet (json-file is)", t))
+	}
+	if _, _, err := logs.ParseOptions(hc.LogConfig.Config); err != nil {
+		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
+	}
+	if hc.MemorySwap > 0 && hc.Memory > 0 && hc.MemorySwap < hc.Memory {
+		return errdefs.ErrInvalidArgument.WithMessage("Minimum memoryswap limit should be larger than memory limit, see usage")
+	}
+	if hc.MemorySwap > 0 && hc.Memory == 0 {
+		return errdefs.ErrInvalidArgument.WithMessage("You should always set the Memory limit when using Memoryswap limit, see usage")
+	}
+	if hc.Memory > 0 && hc.Memory < 6*1024*1024 {
+		return errdefs.ErrInvalidArgument.WithMessage("Minimum memory limit allowed is 6MB")
+	}
+	if hc.NanoCPUs > 0 && hc.CPUQuota > 0 {
+		return errdefs.ErrInvalidArgument.WithMessage("Conflicting options: Nano CPUs and CPU Period cannot both be set")
+	}
+	return nil
+}
+
+func (s *Service) create(id, name string, cfg *container.Config, hc *container.HostConfig, img ImageInfo) (*Record, error) {
+	merged := mergeImageConfig(cfg, img.Config)
+	if len(merged.Entrypoint) == 0 && len(merged.Cmd) == 0 {
+		return nil, errdefs.ErrInvalidArgument.WithMessage("no command specified")
+	}
+	if merged.Hostname == "" {
+		if hc.NetworkMode.IsHost() {
+			merged.Hostname, _ = os.Hostname()
+		} else {
+			merged.Hostname = id[:12]
+		}
+	}
+	if hc.NetworkMode == "" {
+		hc.NetworkMode = "default"
+	}
+	if hc.LogConfig.Type == "" {
+		hc.LogConfig.Type = "json-file"
+	}
+	dir := filepath.Join(s.root, id)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := s.layers.PrepareRW(id); err != nil {
+		return nil, err
+	}
+	if err := writeEtcFiles(dir, merged.Hostname, merged.Domainname, hc); err != nil {
+		return nil, err
+	}
+	args := append(append([]string{}, merged.Entrypoint...), merged.Cmd...)
+	rec := &Record{
+		ID: id, Name: name, Created: time.Now().UTC(), Path: args[0], Args: args[1:],
+		Config: merged, HostConfig: hc, Image: img.ID, ImageTop: img.Top,
+		State:   State{Status: "created"},
+		LogPath: filepath.Join(dir, id+"-json.log"), Dir: dir,
+	}
+	return rec, s.persist(rec)
+}
+
+// mergeImageConfig fills what the user left unset from the image.
+func mergeImageConfig(cfg *container.Config, img dockerspec.DockerOCIImageConfig) *container.Config {
+	c := *cfg
+	if c.User == "" {
+		c.User = img.User
+	}
+	if c.WorkingDir == "" {
+		c.WorkingDir = img.WorkingDir
+	}
+	if len(c.Entrypoint) == 0 && len(c.Cmd) == 0 {
+		c.Entrypoint, c.Cmd = img.Entrypoint, img.Cmd
+	} else if len(c.Entrypoint) == 0 && cfg.Entrypoint == nil {
+		c.Entrypoint = img.Entrypoint
+	}
+	env := append([]string{}, img.Env...)
+	for _, kv := range c.Env {
+		k, _, _ := strings.Cut(kv, "=")
+		replaced := false
+		for i, e := range env {
+			if ek, _, _ := strings.Cut(e, "="); ek == k {
+				env[i], replaced = kv, true
+			}
+		}
+		if !replaced {
+			env = append(env, kv)
+		}
+	}
+	hasPath := false
+	for _, e := range env {
+		if strings.HasPrefix(e, "PATH=") {
+			hasPath = true
+		}
+	}
+	if !hasPath {
+		env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
+	}
+	c.Env = env
+	labels := map[string]string{}
+	for k, v := range img.Labels {
+		labels[k] = v
+	}
+	for k, v := range cfg.Labels {
+		labels[k] = v
+	}
+	c.Labels = labels
+	if c.StopSignal == "" {
+		c.StopSignal = img.StopSignal
+	}
+	if len(c.ExposedPorts) == 0 && len(img.ExposedPorts) > 0 {
+		c.ExposedPorts = nat.PortSet{}
+	}
+	for p := range img.ExposedPorts {
+		c.ExposedPorts[nat.Port(p)] = struct{}{}
+	}
+	if c.Healthcheck == nil && img.Healthcheck != nil {
+		hc := container.HealthConfig(*img.Healthcheck)
+		c.Healthcheck = &hc
+	}
+	return &c
+}
+
+// writeEtcFiles writes the container's hostname, hosts and resolv.conf.
+func writeEtcFiles(dir, hostname, domain string, hc *container.HostConfig) error {
+	if err := os.WriteFile(filepath.Join(dir, "hostname"), []byte(hostname+"\n"), 0o644); err != nil {
+		return err
+	}
+	var hosts string
+	if hc.NetworkMode.IsHost() {
+		b, _ := os.ReadFile("/etc/hosts")
+		hosts = string(b)
+	} else {
+		hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+		for _, h := range hc.ExtraHosts {
+			if n, ip, ok := strings.Cut(h, ":"); ok {
+				hosts += ip + "\t" + n + "\n"
+			}
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "hosts"), []byte(hosts), 0o644); err != nil {
+		return err
+	}
+	resolv, _ := os.ReadFile("/etc/resolv.conf")
+	var out []string
+	for _, l := range strings.Split(string(resolv), "\n") {
+		f := strings.Fields(l)
+		if !hc.NetworkMode.IsHost() && len(f) >= 2 && f[0] == "nameserver" && (strings.HasPrefix(f[1], "127.") || f[1] == "::1") {
+			continue // a loopback resolver of the host is not reachable from the container
+		}
+		out = append(out, l)
+	}
+	for _, d := range hc.DNS {
+		out = append(out, "nameserver "+d)
+	}
+	return os.WriteFile(filepath.Join(dir, "resolv.conf"), []byte(strings.Join(out, "\n")), 0o644)
+}
+
+// Rename changes a container's name.
+func (s *Service) Rename(ref, newName string) error {
+	e, err := s.lookup(ref)
+	if err != nil {
+		return err
+	}
+	if !validName.MatchString(newName) {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", newName))
+	}
+	newName = "/" + strings.TrimPrefix(newName, "/")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s.mu.Lock()
+	if other, taken := s.names[newName]; taken {
+		s.mu.Unlock()
+		if other == e.rec.ID {
+			return errdefs.ErrInvalidArgument.WithMessage("Renaming a container with the same name as its current name")
+		}
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Conflict. The container name %q is already in use by container %q. You have to remove (or rename) that container to be able to reuse that name.", newName, other))
+	}
+	old := e.rec.Name
+	delete(s.names, old)
+	s.names[newName] = e.rec.ID
+	s.mu.Unlock()
+	e.rec.Name = newName
+	if err := s.persist(&e.rec); err != nil {
+		return err
+	}
+	s.event(&e.rec, "rename", map[string]string{"oldName": old})
+	return nil
+}

@@ -1,0 +1,237 @@
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/opencontainers/cgroups"
+	"github.com/spf13/pflag"
+
+	"github.com/berthproject/berth/internal/api"
+	apicontainers "github.com/berthproject/berth/internal/api/containers"
+	apiimages "github.com/berthproject/berth/internal/api/images"
+	apisystem "github.com/berthproject/berth/internal/api/system"
+	"github.com/berthproject/berth/internal/container"
+	"github.com/berthproject/berth/internal/content"
+	"github.com/berthproject/berth/internal/db"
+	"github.com/berthproject/berth/internal/events"
+	"github.com/berthproject/berth/internal/image"
+	"github.com/berthproject/berth/internal/layer"
+	"github.com/berthproject/berth/internal/runtime"
+)
+
+// Version is the engine version, set at build time.
+var Version = "0.1.0-dev"
+
+// Config is the daemon's configuration (flags override daemon.json).
+type Config struct {
+	DataRoot string   `json:"data-root"`
+	ExecRoot string   `json:"exec-root"`
+	Hosts    []string `json:"hosts"`
+	LogLevel string   `json:"log-level"`
+}
+
+// DefaultSocket is where the daemon listens unless told otherwise.
+const DefaultSocket = "/run/berth/berth.sock"
+
+// Main runs `berth daemon` with args and returns the exit code.
+func Main(args []string) int {
+	fs := pflag.NewFlagSet("daemon", pflag.ContinueOnError)
+	cfg := Config{DataRoot: "/var/lib/berth", ExecRoot: "/run/berth", LogLevel: "info"}
+	configFile := fs.String("config-file", "/etc/berth/daemon.json", "daemon configuration file")
+	dataRoot := fs.String("data-root", "", "root directory of persistent state (default /var/lib/berth)")
+	execRoot := fs.String("exec-root", "", "root directory of runtime state (default /run/berth)")
+	hosts := fs.StringArrayP("host", "H", nil, "socket to listen on (unix://PATH)")
+	logLevel := fs.String("log-level", "", `log level ("debug"|"info"|"warn"|"error")`)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(os.Stderr, "berth daemon:", err)
+		return 125
+	}
+	if b, err := os.ReadFile(*configFile); err == nil {
+		if err := json.Unmarshal(b, &cfg); err != nil {
+			fmt.Fprintf(os.Stderr, "berth daemon: %s: %v\n", *configFile, err)
+			return 1
+		}
+	} else if fs.Changed("config-file") {
+		fmt.Fprintln(os.Stderr, "berth daemon:", err)
+		return 1
+	}
+	if *dataRoot != "" {
+		cfg.DataRoot = *dataRoot
+	}
+	if *execRoot != "" {
+		cfg.ExecRoot = *execRoot
+	}
+	if len(*hosts) > 0 {
+		cfg.Hosts = *hosts
+	}
+	if *logLevel != "" {
+		cfg.LogLevel = *logLevel
+	}
+	if len(cfg.Hosts) == 0 {
+		cfg.Hosts = []string{"unix://" + DefaultSocket}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "berth daemon: invalid log level %q\n", cfg.LogLevel)
+		return 125
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	if err := Run(context.Background(), cfg); err != nil {
+		slog.Error("daemon failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// imageResolver adapts the image service to what containers need.
+type imageResolver struct{ images *image.Service }
+
+func (r imageResolver) Resolve(ref string) (container.ImageInfo, error) {
+	img, err := r.images.Get(ref)
+	if err != nil {
+		return container.ImageInfo{}, err
+	}
+	return container.ImageInfo{ID: img.ID, Top: img.TopLayer(), Config: img.Config.Config}, nil
+}
+
+// systemBackend answers the system routes.
+type systemBackend struct {
+	containers *container.Service
+	images     *image.Service
+	bus        *events.Bus
+}
+
+func (b systemBackend) Counts() (n, running, paused, stopped, images int) {
+	for _, r := range b.containers.List() {
+		n++
+		switch r.State.Status {
+		case "running", "restarting":
+			running++
+		case "paused":
+			paused++
+		default:
+			stopped++
+		}
+	}
+	imgs, _ := b.images.List()
+	return n, running, paused, stopped, len(imgs)
+}
+
+func (b systemBackend) Subscribe(since time.Time) ([]events.Message, <-chan events.Message, func()) {
+	return b.bus.Subscribe(since)
+}
+
+// Run starts the daemon and serves until ctx ends or a signal comes.
+func Run(ctx context.Context, cfg Config) error {
+	if os.Geteuid() != 0 {
+		return errors.New("berth daemon needs to run as root")
+	}
+	for _, d := range []string{cfg.DataRoot, cfg.ExecRoot} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return err
+		}
+	}
+	bdb, err := db.Open(filepath.Join(cfg.DataRoot, "berth.db"), append(image.Buckets, container.Bucket)...)
+	if err != nil {
+		return err
+	}
+	defer bdb.Close()
+	cs, err := content.Open(filepath.Join(cfg.DataRoot, "content"))
+	if err != nil {
+		return err
+	}
+	ls, err := layer.Open(filepath.Join(cfg.DataRoot, "layers"))
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(cfg.DataRoot, "tmp")
+	_ = os.RemoveAll(tmp)
+	bus := events.New()
+	images := image.NewService(bdb, cs, ls, tmp)
+	images.Publish = func(e image.Event) {
+		attrs := map[string]string{}
+		if e.Ref != "" {
+			attrs["name"] = image.FamiliarRef(e.Ref)
+		}
+		id := e.ID
+		if id == "" {
+			id = attrs["name"]
+		}
+		bus.Publish("image", e.Action, id, attrs)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	rt, err := runtime.New(cfg.ExecRoot, self)
+	if err != nil {
+		return err
+	}
+	containers, err := container.NewService(bdb, ls, rt, imageResolver{images}, bus, filepath.Join(cfg.DataRoot, "containers"))
+	if err != nil {
+		return err
+	}
+	images.InUse = containers.ImageInUse
+	if err := containers.Restore(); err != nil {
+		return fmt.Errorf("restore containers: %w", err)
+	}
+	if err := images.Reconcile(); err != nil {
+		return fmt.Errorf("reconcile images: %w", err)
+	}
+	cgv := "1"
+	if cgroups.IsCgroup2UnifiedMode() {
+		cgv = "2"
+	}
+	sum := sha256.Sum256([]byte(cfg.DataRoot))
+	srv := api.New(Version,
+		apisystem.New(systemBackend{containers, images, bus}, apisystem.Config{
+			Version: Version, APIVersion: api.APIVersion, MinAPIVersion: api.MinAPIVersion, GitCommit: "berth",
+			DataRoot: cfg.DataRoot, ID: strings.ToUpper(hex.EncodeToString(sum[:8])), CgroupVersion: cgv,
+		}),
+		apicontainers.New(containers),
+		apiimages.New(images),
+	)
+	errc := make(chan error, len(cfg.Hosts))
+	for _, h := range cfg.Hosts {
+		path, ok := strings.CutPrefix(h, "unix://")
+		if !ok {
+			return fmt.Errorf("unsupported host %q: only unix:// sockets are supported yet", h)
+		}
+		ln, err := api.ListenUnix(path)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(path)
+		slog.Info("API listening", "socket", path)
+		go func() { errc <- srv.Serve(ln) }()
+	}
+	slog.Info("berth daemon started", "version", Version, "data-root", cfg.DataRoot, "exec-root", cfg.ExecRoot, "containers", len(containers.List()))
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case <-ctx.Done():
+	case s := <-sigc:
+		slog.Info("shutting down; containers keep running", "signal", s.String())
+	case err := <-errc:
+		return err
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	return nil
+}

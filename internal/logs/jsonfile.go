@@ -1,0 +1,291 @@
+package logs
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Entry is one log line as the json-file driver stores it.
+type Entry struct {
+	Log    string    `json:"log"`
+	Stream string    `json:"stream"`
+	Time   time.Time `json:"time"`
+}
+
+// Writer appends entries to a json-file log, rotating it when it grows
+// past MaxSize into at most MaxFiles files (path, path.1, ...). It is safe
+// for concurrent use.
+type Writer struct {
+	path     string
+	maxSize  int64 // 0: never rotate
+	maxFiles int
+
+	mu   sync.Mutex
+	f    *os.File
+	size int64
+	buf  bytes.Buffer
+}
+
+// NewWriter opens (appending) the log at path.
+func NewWriter(path string, maxSize int64, maxFiles int) (*Writer, error) {
+	if maxFiles < 1 {
+		maxFiles = 1
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &Writer{path: path, maxSize: maxSize, maxFiles: maxFiles, f: f, size: fi.Size()}, nil
+}
+
+// ParseOptions reads max-size and max-file as `--log-opt` gives them.
+func ParseOptions(opts map[string]string) (maxSize int64, maxFiles int, err error) {
+	maxFiles = 1
+	if v := opts["max-size"]; v != "" {
+		if maxSize, err = parseSize(v); err != nil {
+			return 0, 0, fmt.Errorf("invalid max-size %q: %w", v, err)
+		}
+	}
+	if v := opts["max-file"]; v != "" {
+		if maxFiles, err = strconv.Atoi(v); err != nil || maxFiles < 1 {
+			return 0, 0, fmt.Errorf("invalid max-file %q: must be a positive integer", v)
+		}
+		if maxSize == 0 && maxFiles > 1 {
+			return 0, 0, fmt.Errorf("max-file cannot be set without max-size")
+		}
+	}
+	for k := range opts {
+		switch k {
+		case "max-size", "max-file", "compress", "labels", "env", "tag":
+		default:
+			return 0, 0, fmt.Errorf("unknown log opt '%s' for json-file log driver", k)
+		}
+	}
+	return maxSize, maxFiles, nil
+}
+
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	num := s
+	if n := len(s); n > 0 {
+		switch s[n-1] {
+		case 'k', 'K':
+			mult, num = 1<<10, s[:n-1]
+		case 'm', 'M':
+			mult, num = 1<<20, s[:n-1]
+		case 'g', 'G':
+			mult, num = 1<<30, s[:n-1]
+		}
+	}
+	v, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || v < 0 {
+		return 0, errors.New("not a size")
+	}
+	return v * mult, nil
+}
+
+// Write logs one line (which should end in "\n" unless it is a partial
+// line) for stream ("stdout" or "stderr") at time t.
+func (w *Writer) Write(stream string, line []byte, t time.Time) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Reset()
+	enc := json.NewEncoder(&w.buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(Entry{Log: string(line), Stream: stream, Time: t.UTC()}); err != nil {
+		return err
+	}
+	if w.maxSize > 0 && w.size > 0 && w.size+int64(w.buf.Len()) > w.maxSize {
+		if err := w.rotate(); err != nil {
+			return err
+		}
+	}
+	n, err := w.f.Write(w.buf.Bytes())
+	w.size += int64(n)
+	return err
+}
+
+func (w *Writer) rotate() error {
+	if err := w.f.Close(); err != nil {
+		return err
+	}
+	if w.maxFiles > 1 {
+		for i := w.maxFiles - 1; i > 1; i-- {
+			_ = os.Rename(fmt.Sprintf("%s.%d", w.path, i-1), fmt.Sprintf("%s.%d", w.path, i))
+		}
+		if err := os.Rename(w.path, w.path+".1"); err != nil {
+			return err
+		}
+	}
+	f, err := os.OpenFile(w.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	w.f, w.size = f, 0
+	return nil
+}
+
+// Close closes the log file.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.f.Close()
+}
+
+// ReadOptions select what Read returns.
+type ReadOptions struct {
+	Stdout, Stderr bool
+	Tail           int // < 0: all
+	Since, Until   time.Time
+	Follow         bool
+	// Stopped reports whether the container has stopped; when following,
+	// Read returns once it has and the log is drained. Nil means "running".
+	Stopped func() bool
+}
+
+// Read sends matching entries, oldest first, to fn until the log (all its
+// rotated files) is read, or, when following, until ctx ends or the
+// container stops and everything written has been sent.
+func Read(ctx context.Context, path string, maxFiles int, opts ReadOptions, fn func(Entry) error) error {
+	want := func(e Entry) bool {
+		if e.Stream == "stdout" && !opts.Stdout || e.Stream == "stderr" && !opts.Stderr {
+			return false
+		}
+		if !opts.Since.IsZero() && e.Time.Before(opts.Since) {
+			return false
+		}
+		if !opts.Until.IsZero() && e.Time.After(opts.Until) {
+			return false
+		}
+		return true
+	}
+	// Rotated files first, oldest first.
+	var entries []Entry
+	for i := maxFiles - 1; i >= 1; i-- {
+		f, err := os.Open(fmt.Sprintf("%s.%d", path, i))
+		if err != nil {
+			continue
+		}
+		err = decodeAll(f, func(e Entry) error {
+			if want(e) {
+				entries = append(entries, e)
+			}
+			return nil
+		})
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 64<<10)
+	var partial []byte
+	readLines := func(emit func(Entry) error) error {
+		for {
+			line, err := br.ReadBytes('\n')
+			if len(line) > 0 {
+				if err != nil { // incomplete last line: keep for later
+					partial = append(partial, line...)
+					return nil
+				}
+				if len(partial) > 0 {
+					line = append(partial, line...)
+					partial = nil
+				}
+				var e Entry
+				if json.Unmarshal(line, &e) == nil && want(e) {
+					if err := emit(e); err != nil {
+						return err
+					}
+				}
+			}
+			if err != nil {
+				if err == io.EOF {
+					return nil
+				}
+				return err
+			}
+		}
+	}
+	if err := readLines(func(e Entry) error { entries = append(entries, e); return nil }); err != nil {
+		return err
+	}
+	if opts.Tail >= 0 && len(entries) > opts.Tail {
+		entries = entries[len(entries)-opts.Tail:]
+	}
+	for _, e := range entries {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	if !opts.Follow {
+		return nil
+	}
+	ino := inode(f)
+	for {
+		stopped := opts.Stopped != nil && opts.Stopped()
+		if err := readLines(fn); err != nil {
+			return err
+		}
+		if stopped {
+			return nil // it was stopped before this last read: nothing more comes
+		}
+		if cur, err := os.Stat(path); err == nil && inode2(cur) != ino {
+			// Rotated: finish the old file, continue with the new one.
+			if err := readLines(fn); err != nil {
+				return err
+			}
+			nf, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			f.Close()
+			f = nf
+			br.Reset(f)
+			ino = inode(f)
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func decodeAll(r io.Reader, fn func(Entry) error) error {
+	dec := json.NewDecoder(r)
+	for {
+		var e Entry
+		if err := dec.Decode(&e); err != nil {
+			if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil
+			}
+			return nil // a torn last line in a rotated file: stop there
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,270 @@
+package runtime
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/opencontainers/cgroups"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berthproject/berth/internal/shim"
+)
+
+// Runtime keeps bundles under ExecRoot/containers/<id>, shim sockets
+// under ExecRoot/s and libcontainer state under ExecRoot/runtime.
+type Runtime struct {
+	execRoot string
+	binary   string
+}
+
+// New returns a runtime that starts shims by running binary ("berth").
+func New(execRoot, binary string) (*Runtime, error) {
+	for _, d := range []string{"containers", "s", "runtime"} {
+		if err := os.MkdirAll(filepath.Join(execRoot, d), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	return &Runtime{execRoot: execRoot, binary: binary}, nil
+}
+
+// CreateOpts describe a container to create.
+type CreateOpts struct {
+	ID          string
+	Spec        *specs.Spec
+	LogPath     string
+	LogMaxSize  int64
+	LogMaxFiles int
+	OpenStdin   bool
+	StdinOnce   bool
+}
+
+// Task is a created container served by a shim.
+type Task struct {
+	ID     string
+	Bundle string
+	client shim.Client
+}
+
+func (r *Runtime) bundle(id string) string { return filepath.Join(r.execRoot, "containers", id) }
+
+func (r *Runtime) socket(id string) string {
+	return filepath.Join(r.execRoot, "s", id[:min(len(id), 24)])
+}
+
+// Task returns the task of container id (its shim may or may not run).
+func (r *Runtime) Task(id string) *Task {
+	return &Task{ID: id, Bundle: r.bundle(id), client: shim.Client{Socket: r.socket(id)}}
+}
+
+// Create writes the bundle and starts the shim, which creates the
+// container with its process stopped before exec. Errors from the
+// container's creation (e.g. executable not found) come back with
+// runc's wording.
+func (r *Runtime) Create(ctx context.Context, o CreateOpts) (*Task, error) {
+	t := r.Task(o.ID)
+	_ = os.RemoveAll(t.Bundle)
+	if err := os.MkdirAll(t.Bundle, 0o700); err != nil {
+		return nil, err
+	}
+	specJSON, err := json.Marshal(o.Spec)
+	if err != nil {
+		return nil, err
+	}
+	optsJSON, _ := json.Marshal(shim.Options{ID: o.ID, Socket: t.client.Socket, StateRoot: filepath.Join(r.execRoot, "runtime"),
+		LogPath: o.LogPath, LogMaxSize: o.LogMaxSize, LogMaxFiles: o.LogMaxFiles, OpenStdin: o.OpenStdin, StdinOnce: o.StdinOnce})
+	if err := os.WriteFile(filepath.Join(t.Bundle, shim.SpecFile), specJSON, 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(t.Bundle, shim.OptionsFile), optsJSON, 0o600); err != nil {
+		return nil, err
+	}
+	logf, err := os.OpenFile(filepath.Join(t.Bundle, shim.LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer readyR.Close()
+	cmd := exec.Command(r.binary, "shim", t.Bundle)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = []*os.File{readyW}
+	cmd.Dir = t.Bundle
+	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "GOGC=50"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		readyW.Close()
+		return nil, fmt.Errorf("start shim: %w", err)
+	}
+	readyW.Close()
+	go cmd.Wait() // reap it while we live; after that init adopts it
+	var resp shim.Response
+	if err := json.NewDecoder(readyR).Decode(&resp); err != nil {
+		return nil, fmt.Errorf("shim exited before creating the container (see %s): %w", filepath.Join(t.Bundle, shim.LogFile), err)
+	}
+	if resp.Error != "" {
+		return nil, errors.New(resp.Error)
+	}
+	return t, nil
+}
+
+// Delete removes the bundle of a container whose shim has exited.
+func (r *Runtime) Delete(id string) error {
+	_ = os.Remove(r.socket(id))
+	return os.RemoveAll(r.bundle(id))
+}
+
+// Bundles lists the IDs of containers that have a bundle.
+func (r *Runtime) Bundles() []string {
+	entries, _ := os.ReadDir(filepath.Join(r.execRoot, "containers"))
+	var ids []string
+	for _, e := range entries {
+		ids = append(ids, e.Name())
+	}
+	return ids
+}
+
+// Start releases the container's process.
+func (t *Task) Start() (int, error) {
+	resp, err := t.client.Call(shim.Request{Op: "start"})
+	if err != nil {
+		return 0, err
+	}
+	return resp.Pid, nil
+}
+
+// State asks the shim; ErrShimGone means no shim answers.
+func (t *Task) State() (*shim.Response, error) {
+	return t.client.Call(shim.Request{Op: "state"})
+}
+
+// Wait blocks until the container exits (or ctx ends). If the shim is
+// gone, the exit file it left answers; a shim that died without one
+// yields code 255 and an error text.
+func (t *Task) Wait(ctx context.Context) (*shim.ExitStatus, error) {
+	conn, r, err := t.client.Dial(shim.Request{Op: "wait"})
+	if err == nil {
+		stop := context.AfterFunc(ctx, func() { conn.Close() })
+		resp, rerr := shim.ReadResponse(r)
+		stop()
+		conn.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if rerr == nil && resp.Exit != nil {
+			return resp.Exit, nil
+		}
+	}
+	// The shim is gone: give it a moment to have written its exit file.
+	for i := 0; i < 20; i++ {
+		if st, err := shim.ReadExitFile(t.Bundle); err == nil {
+			return st, nil
+		}
+		if t.shimAlive() {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		break
+	}
+	if st, err := shim.ReadExitFile(t.Bundle); err == nil {
+		return st, nil
+	}
+	return &shim.ExitStatus{Code: 255, ExitedAt: time.Now().UTC(), Error: "container's shim died without recording an exit status"}, nil
+}
+
+func (t *Task) shimAlive() bool {
+	b, err := os.ReadFile(filepath.Join(t.Bundle, shim.PidFile))
+	if err != nil {
+		return false
+	}
+	pid, _ := strconv.Atoi(string(b))
+	return pid > 0 && syscall.Kill(pid, 0) == nil
+}
+
+// Kill sends sig to the container's init.
+func (t *Task) Kill(sig syscall.Signal) error {
+	_, err := t.client.Call(shim.Request{Op: "kill", Signal: int(sig)})
+	return err
+}
+
+// Attach opens an output (and optionally input) stream: stdcopy frames
+// without a TTY, raw bytes with one.
+func (t *Task) Attach(stdin, stdout, stderr bool) (net.Conn, *bufio.Reader, error) {
+	conn, r, err := t.client.Dial(shim.Request{Op: "attach", Stdin: stdin, Stdout: stdout, Stderr: stderr})
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := shim.ReadResponse(r); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, r, nil
+}
+
+// Exec starts p in the container; the stream carries its stdio until it
+// exits.
+func (t *Task) Exec(execID string, p *specs.Process, stdin bool) (net.Conn, *bufio.Reader, error) {
+	conn, r, err := t.client.Dial(shim.Request{Op: "exec", Exec: execID, Process: p, Stdin: stdin})
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := shim.ReadResponse(r); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, r, nil
+}
+
+// ExecState reports whether an exec runs, and its exit code once done.
+func (t *Task) ExecState(execID string) (running bool, pid, code int, err error) {
+	resp, err := t.client.Call(shim.Request{Op: "execstate", Exec: execID})
+	if err != nil {
+		return false, 0, 0, err
+	}
+	return resp.Running, resp.Pid, resp.ExitCode, nil
+}
+
+// Resize sets the TTY size of the container (or of an exec).
+func (t *Task) Resize(execID string, h, w uint16) error {
+	_, err := t.client.Call(shim.Request{Op: "resize", Exec: execID, Height: h, Width: w})
+	return err
+}
+
+// Pause freezes the container; Resume thaws it.
+func (t *Task) Pause() error  { _, err := t.client.Call(shim.Request{Op: "pause"}); return err }
+func (t *Task) Resume() error { _, err := t.client.Call(shim.Request{Op: "resume"}); return err }
+
+// Pids lists the container's processes (host PIDs).
+func (t *Task) Pids() ([]int, error) {
+	resp, err := t.client.Call(shim.Request{Op: "pids"})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Pids, nil
+}
+
+// Stats reads the container's cgroup statistics.
+func (t *Task) Stats() (*cgroups.Stats, error) {
+	resp, err := t.client.Call(shim.Request{Op: "stats"})
+	if err != nil {
+		return nil, err
+	}
+	var st cgroups.Stats
+	if len(resp.Stats) == 0 {
+		return nil, errdefs.ErrUnavailable.WithMessage("no statistics")
+	}
+	return &st, json.Unmarshal(resp.Stats, &st)
+}

@@ -1,0 +1,135 @@
+package shim
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Options is what the daemon writes to shim.json in the bundle.
+type Options struct {
+	ID          string
+	Socket      string // unix socket the shim serves on
+	StateRoot   string // libcontainer state root
+	LogPath     string // json-file log
+	LogMaxSize  int64
+	LogMaxFiles int
+	OpenStdin   bool
+	StdinOnce   bool
+}
+
+// Files in the bundle directory.
+const (
+	OptionsFile = "shim.json"
+	SpecFile    = "config.json"
+	ExitFile    = "exit.json"
+	PidFile     = "shim.pid"
+	LogFile     = "shim.log"
+)
+
+// Request is one call on the shim socket (a JSON line).
+type Request struct {
+	Op      string          `json:"op"`
+	Signal  int             `json:"signal,omitempty"`
+	Exec    string          `json:"exec,omitempty"`
+	Process *specs.Process  `json:"process,omitempty"`
+	Stdin   bool            `json:"stdin,omitempty"`
+	Stdout  bool            `json:"stdout,omitempty"`
+	Stderr  bool            `json:"stderr,omitempty"`
+	Height  uint16          `json:"h,omitempty"`
+	Width   uint16          `json:"w,omitempty"`
+	Extra   json.RawMessage `json:"extra,omitempty"`
+}
+
+// Response is the shim's answer (a JSON line). For attach and exec the
+// connection then carries the stream.
+type Response struct {
+	Error    string          `json:"error,omitempty"`
+	Pid      int             `json:"pid,omitempty"`
+	Status   string          `json:"status,omitempty"` // created, running, paused, stopped
+	Exit     *ExitStatus     `json:"exit,omitempty"`
+	Pids     []int           `json:"pids,omitempty"`
+	Stats    json.RawMessage `json:"stats,omitempty"`
+	ExitCode int             `json:"exitCode,omitempty"`
+	Running  bool            `json:"running,omitempty"`
+}
+
+// ExitStatus is how a container's init ended.
+type ExitStatus struct {
+	Code     int       `json:"code"`
+	ExitedAt time.Time `json:"exitedAt"`
+	Error    string    `json:"error,omitempty"`
+}
+
+// ReadExitFile returns the exit status recorded in bundle, if any.
+func ReadExitFile(bundle string) (*ExitStatus, error) {
+	b, err := os.ReadFile(filepath.Join(bundle, ExitFile))
+	if err != nil {
+		return nil, err
+	}
+	var st ExitStatus
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("exit file: %w", err)
+	}
+	return &st, nil
+}
+
+// Client talks to one shim.
+type Client struct {
+	Socket string
+}
+
+// ErrShimGone means no shim answers on the socket.
+var ErrShimGone = errors.New("shim is not running")
+
+// Dial opens a connection and sends req; the caller reads the response
+// with ReadResponse and may then use the connection as a stream.
+func (c *Client) Dial(req Request) (net.Conn, *bufio.Reader, error) {
+	conn, err := net.Dial("unix", c.Socket)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrShimGone, err)
+	}
+	b, _ := json.Marshal(req)
+	if _, err := conn.Write(append(b, '\n')); err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("%w: %v", ErrShimGone, err)
+	}
+	return conn, bufio.NewReader(conn), nil
+}
+
+// ReadResponse reads one response line.
+func ReadResponse(r *bufio.Reader) (*Response, error) {
+	line, err := r.ReadBytes('\n')
+	if err != nil {
+		if err == io.EOF {
+			return nil, ErrShimGone
+		}
+		return nil, err
+	}
+	var resp Response
+	if err := json.Unmarshal(line, &resp); err != nil {
+		return nil, fmt.Errorf("shim response: %w", err)
+	}
+	if resp.Error != "" {
+		return &resp, errors.New(resp.Error)
+	}
+	return &resp, nil
+}
+
+// Call makes a request that needs no stream.
+func (c *Client) Call(req Request) (*Response, error) {
+	conn, r, err := c.Dial(req)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	return ReadResponse(r)
+}

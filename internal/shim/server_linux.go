@@ -1,0 +1,464 @@
+package shim
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	_ "github.com/opencontainers/cgroups/devices" // device rules for the cgroup manager
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berthproject/berth/internal/logs"
+)
+
+// Main runs a shim for the bundle directory given as the only argument.
+// File descriptor 3 is the ready pipe: the shim writes one JSON Response
+// there once the container is created (or has failed) and closes it.
+func Main(args []string) int {
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: berth shim BUNDLE")
+		return 2
+	}
+	ready := os.NewFile(3, "ready")
+	s, err := newServer(args[0])
+	if err == nil {
+		err = s.create()
+	}
+	if err != nil {
+		json.NewEncoder(ready).Encode(Response{Error: err.Error()})
+		ready.Close()
+		if s != nil {
+			s.cleanupFailed()
+		}
+		return 1
+	}
+	json.NewEncoder(ready).Encode(Response{Pid: s.initPid})
+	ready.Close()
+	s.serve()
+	return 0
+}
+
+type server struct {
+	bundle string
+	opts   Options
+	spec   *specs.Spec
+	ln     net.Listener
+
+	ctr     *libcontainer.Container
+	init    *libcontainer.Process
+	initPid int
+	io      *stdio
+
+	mu      sync.Mutex
+	status  string // created, running, paused, stopped
+	exit    *ExitStatus
+	waiters []chan struct{}
+	done    chan struct{}
+	execs   map[string]*execProc
+}
+
+type execProc struct {
+	proc *libcontainer.Process
+	io   *stdio
+	code int
+	done chan struct{}
+}
+
+func newServer(bundle string) (*server, error) {
+	s := &server{bundle: bundle, status: "created", done: make(chan struct{}), execs: map[string]*execProc{}}
+	b, err := os.ReadFile(filepath.Join(bundle, OptionsFile))
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &s.opts); err != nil {
+		return nil, fmt.Errorf("shim options: %w", err)
+	}
+	b, err = os.ReadFile(filepath.Join(bundle, SpecFile))
+	if err != nil {
+		return nil, err
+	}
+	s.spec = &specs.Spec{}
+	if err := json.Unmarshal(b, s.spec); err != nil {
+		return nil, fmt.Errorf("spec: %w", err)
+	}
+	// Orphaned processes of exec sessions are reparented to us.
+	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	_ = os.WriteFile(filepath.Join(bundle, PidFile), []byte(strconv.Itoa(os.Getpid())), 0o600)
+	_ = os.Remove(s.opts.Socket)
+	ln, err := net.Listen("unix", s.opts.Socket)
+	if err != nil {
+		return nil, err
+	}
+	s.ln = ln
+	return s, nil
+}
+
+// create makes the container and its init process, stopped before exec.
+func (s *server) create() error {
+	if err := os.Chdir(s.bundle); err != nil {
+		return err
+	}
+	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{CgroupName: s.opts.ID, Spec: s.spec, NoNewKeyring: false})
+	if err != nil {
+		return err
+	}
+	ctr, err := libcontainer.Create(s.opts.StateRoot, s.opts.ID, cfg)
+	if err != nil {
+		return err
+	}
+	s.ctr = ctr
+	log, err := logs.NewWriter(s.opts.LogPath, s.opts.LogMaxSize, s.opts.LogMaxFiles)
+	if err != nil {
+		return err
+	}
+	proc, err := newProcess(s.spec.Process, true)
+	if err != nil {
+		return err
+	}
+	sio, err := newStdio(proc, s.spec.Process.Terminal, s.opts.OpenStdin, log)
+	if err != nil {
+		return err
+	}
+	if err := ctr.Start(proc); err != nil {
+		sio.closeChildEnds()
+		return err
+	}
+	if err := sio.afterStart(); err != nil {
+		return err
+	}
+	sio.run()
+	s.init, s.io = proc, sio
+	s.initPid, _ = proc.Pid()
+	if b := s.spec.Process.ConsoleSize; b != nil {
+		sio.resize(uint16(b.Height), uint16(b.Width))
+	}
+	go s.reap()
+	return nil
+}
+
+func (s *server) cleanupFailed() {
+	if s.ctr != nil {
+		_ = s.ctr.Destroy()
+	}
+	if s.ln != nil {
+		s.ln.Close()
+	}
+}
+
+// reap waits for init, drains its output, records the exit and shuts down.
+func (s *server) reap() {
+	st, err := s.init.Wait()
+	code := exitCode(st, err)
+	s.io.drain(2 * time.Second)
+	exit := &ExitStatus{Code: code, ExitedAt: time.Now().UTC()}
+	if b, err := json.Marshal(exit); err == nil {
+		tmp := filepath.Join(s.bundle, ExitFile+".tmp")
+		if os.WriteFile(tmp, b, 0o600) == nil {
+			_ = os.Rename(tmp, filepath.Join(s.bundle, ExitFile))
+		}
+	}
+	s.io.closeClients()
+	_ = s.ctr.Destroy()
+	s.mu.Lock()
+	s.status, s.exit = "stopped", exit
+	for _, w := range s.waiters {
+		close(w)
+	}
+	s.waiters = nil
+	s.mu.Unlock()
+	close(s.done)
+}
+
+func exitCode(st *os.ProcessState, err error) int {
+	if st == nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			st = ee.ProcessState
+		} else {
+			return 255
+		}
+	}
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok {
+		if ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ws.ExitStatus()
+	}
+	return st.ExitCode()
+}
+
+func (s *server) serve() {
+	go func() {
+		for {
+			conn, err := s.ln.Accept()
+			if err != nil {
+				return
+			}
+			go s.handle(conn)
+		}
+	}()
+	<-s.done
+	// Let in-flight wait answers go out, then leave.
+	time.Sleep(50 * time.Millisecond)
+	s.ln.Close()
+	os.Remove(s.opts.Socket)
+}
+
+func (s *server) handle(conn net.Conn) {
+	r := bufio.NewReader(conn)
+	line, err := r.ReadBytes('\n')
+	if err != nil {
+		conn.Close()
+		return
+	}
+	var req Request
+	if err := json.Unmarshal(line, &req); err != nil {
+		reply(conn, Response{Error: "bad request: " + err.Error()})
+		conn.Close()
+		return
+	}
+	switch req.Op {
+	case "attach":
+		s.attach(conn, r, req)
+		return
+	case "exec":
+		s.execStart(conn, r, req)
+		return
+	}
+	defer conn.Close()
+	var resp Response
+	switch req.Op {
+	case "start":
+		resp = s.start()
+	case "state":
+		s.mu.Lock()
+		resp = Response{Pid: s.initPid, Status: s.status, Exit: s.exit}
+		s.mu.Unlock()
+	case "wait":
+		resp = s.wait()
+	case "kill":
+		if err := s.init.Signal(unix.Signal(req.Signal)); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			resp.Error = err.Error()
+		}
+	case "resize":
+		if req.Exec != "" {
+			s.mu.Lock()
+			e := s.execs[req.Exec]
+			s.mu.Unlock()
+			if e == nil {
+				resp.Error = "no such exec"
+			} else {
+				e.io.resize(req.Height, req.Width)
+			}
+		} else {
+			s.io.resize(req.Height, req.Width)
+		}
+	case "pause":
+		if err := s.ctr.Pause(); err != nil {
+			resp.Error = err.Error()
+		} else {
+			s.setStatus("paused")
+		}
+	case "resume":
+		if err := s.ctr.Resume(); err != nil {
+			resp.Error = err.Error()
+		} else {
+			s.setStatus("running")
+		}
+	case "pids":
+		pids, err := s.ctr.Processes()
+		if err != nil {
+			resp.Error = err.Error()
+		}
+		resp.Pids = pids
+	case "stats":
+		st, err := s.ctr.Stats()
+		if err != nil {
+			resp.Error = err.Error()
+		} else if st.CgroupStats != nil {
+			resp.Stats, _ = json.Marshal(st.CgroupStats)
+		}
+	case "execstate":
+		s.mu.Lock()
+		e := s.execs[req.Exec]
+		s.mu.Unlock()
+		if e == nil {
+			resp.Error = "no such exec"
+			break
+		}
+		select {
+		case <-e.done:
+			resp.ExitCode = e.code
+		default:
+			resp.Running = true
+			resp.Pid, _ = e.proc.Pid()
+		}
+	default:
+		resp.Error = "unknown op " + req.Op
+	}
+	reply(conn, resp)
+}
+
+func reply(w io.Writer, resp Response) {
+	b, _ := json.Marshal(resp)
+	w.Write(append(b, '\n'))
+}
+
+func (s *server) setStatus(st string) {
+	s.mu.Lock()
+	if s.status != "stopped" {
+		s.status = st
+	}
+	s.mu.Unlock()
+}
+
+func (s *server) start() Response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.status != "created" {
+		return Response{Error: "container is " + s.status}
+	}
+	if err := s.ctr.Exec(); err != nil {
+		return Response{Error: err.Error()}
+	}
+	s.status = "running"
+	return Response{Pid: s.initPid}
+}
+
+func (s *server) wait() Response {
+	s.mu.Lock()
+	if s.exit != nil {
+		defer s.mu.Unlock()
+		return Response{Exit: s.exit, Status: s.status}
+	}
+	ch := make(chan struct{})
+	s.waiters = append(s.waiters, ch)
+	s.mu.Unlock()
+	<-ch
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Response{Exit: s.exit, Status: s.status}
+}
+
+// attach streams output to conn and copies conn's bytes to stdin.
+func (s *server) attach(conn net.Conn, r *bufio.Reader, req Request) {
+	s.mu.Lock()
+	stopped := s.exit != nil
+	s.mu.Unlock()
+	if stopped {
+		reply(conn, Response{Error: "container is not running"})
+		conn.Close()
+		return
+	}
+	reply(conn, Response{})
+	s.io.serveClient(conn, r, req.Stdin, req.Stdout, req.Stderr, s.opts.StdinOnce)
+}
+
+// execStart runs an extra process in the container; conn carries its
+// stream until it exits, then is closed. Its exit code is kept for execstate.
+func (s *server) execStart(conn net.Conn, r *bufio.Reader, req Request) {
+	fail := func(err error) {
+		reply(conn, Response{Error: err.Error()})
+		conn.Close()
+	}
+	if req.Process == nil {
+		fail(errors.New("exec: no process"))
+		return
+	}
+	proc, err := newProcess(req.Process, false)
+	if err != nil {
+		fail(err)
+		return
+	}
+	sio, err := newStdio(proc, req.Process.Terminal, req.Stdin, nil)
+	if err != nil {
+		fail(err)
+		return
+	}
+	e := &execProc{proc: proc, io: sio, done: make(chan struct{})}
+	if err := s.ctr.Run(proc); err != nil {
+		sio.closeChildEnds()
+		fail(err)
+		return
+	}
+	if err := sio.afterStart(); err != nil {
+		fail(err)
+		return
+	}
+	if b := req.Process.ConsoleSize; b != nil {
+		sio.resize(uint16(b.Height), uint16(b.Width))
+	}
+	s.mu.Lock()
+	s.execs[req.Exec] = e
+	s.mu.Unlock()
+	pid, _ := proc.Pid()
+	reply(conn, Response{Pid: pid})
+	go func() {
+		st, err := proc.Wait()
+		e.code = exitCode(st, err)
+		sio.drain(time.Second)
+		close(e.done)
+		sio.closeClients()
+	}()
+	sio.serveClient(conn, r, req.Stdin, true, true, true)
+	sio.run()
+}
+
+// newProcess converts an OCI process as runc does.
+func newProcess(p *specs.Process, init bool) (*libcontainer.Process, error) {
+	nnp := p.NoNewPrivileges
+	lp := &libcontainer.Process{
+		Args: p.Args, Env: p.Env, Cwd: p.Cwd,
+		UID: int(p.User.UID), GID: int(p.User.GID),
+		NoNewPrivileges: &nnp, Init: init,
+	}
+	if p.ConsoleSize != nil {
+		lp.ConsoleWidth, lp.ConsoleHeight = uint16(p.ConsoleSize.Width), uint16(p.ConsoleSize.Height)
+	}
+	if c := p.Capabilities; c != nil {
+		lp.Capabilities = &configs.Capabilities{Bounding: c.Bounding, Effective: c.Effective, Permitted: c.Permitted, Inheritable: c.Inheritable, Ambient: c.Ambient}
+	}
+	for _, g := range p.User.AdditionalGids {
+		lp.AdditionalGroups = append(lp.AdditionalGroups, int(g))
+	}
+	for _, rl := range p.Rlimits {
+		t, ok := rlimitTypes[rl.Type]
+		if !ok {
+			return nil, fmt.Errorf("unknown rlimit %s", rl.Type)
+		}
+		lp.Rlimits = append(lp.Rlimits, configs.Rlimit{Type: t, Hard: rl.Hard, Soft: rl.Soft})
+	}
+	return lp, nil
+}
+
+var rlimitTypes = map[string]int{
+	"RLIMIT_CPU": unix.RLIMIT_CPU, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_DATA": unix.RLIMIT_DATA,
+	"RLIMIT_STACK": unix.RLIMIT_STACK, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK,
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO,
+	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
+}
+
+// frameHeader builds a stdcopy frame header (stream 1 stdout, 2 stderr).
+func frameHeader(stream byte, n int) []byte {
+	h := make([]byte, 8)
+	h[0] = stream
+	binary.BigEndian.PutUint32(h[4:], uint32(n))
+	return h
+}

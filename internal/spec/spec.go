@@ -1,0 +1,344 @@
+package spec
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// DefaultCapabilities is Docker's default capability set.
+var DefaultCapabilities = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+// AllCapabilities is every capability --privileged grants.
+var AllCapabilities = []string{
+	"CAP_AUDIT_CONTROL", "CAP_AUDIT_READ", "CAP_AUDIT_WRITE", "CAP_BLOCK_SUSPEND", "CAP_BPF",
+	"CAP_CHECKPOINT_RESTORE", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
+	"CAP_FSETID", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_KILL", "CAP_LEASE", "CAP_LINUX_IMMUTABLE",
+	"CAP_MAC_ADMIN", "CAP_MAC_OVERRIDE", "CAP_MKNOD", "CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE",
+	"CAP_NET_BROADCAST", "CAP_NET_RAW", "CAP_PERFMON", "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP",
+	"CAP_SETUID", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_CHROOT", "CAP_SYS_MODULE", "CAP_SYS_NICE",
+	"CAP_SYS_PACCT", "CAP_SYS_PTRACE", "CAP_SYS_RAWIO", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+	"CAP_SYS_TTY_CONFIG", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+}
+
+// MaskedPaths and ReadonlyPaths are Docker's defaults.
+var (
+	MaskedPaths = []string{
+		"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+		"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+	}
+	ReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+)
+
+// Input is everything Generate needs; the caller resolves names (user,
+// paths) before calling.
+type Input struct {
+	ID         string
+	Config     *container.Config
+	HostConfig *container.HostConfig
+	Rootfs     string   // mounted root filesystem
+	Args       []string // entrypoint + cmd, already merged
+	Env        []string // image env merged with the container's
+	UID, GID   uint32
+	Groups     []uint32
+	// Files bind-mounted over the image's: /etc/hosts, /etc/hostname,
+	// /etc/resolv.conf → host paths. Absent keys are not mounted.
+	EtcFiles map[string]string
+	// CgroupsPath is the container's cgroup ("/berth/<id>" by default).
+	CgroupsPath string
+}
+
+// Generate builds the OCI spec for one container.
+func Generate(in Input) (*specs.Spec, error) {
+	cfg, hc := in.Config, in.HostConfig
+	if len(in.Args) == 0 {
+		return nil, fmt.Errorf("no command specified")
+	}
+	cwd := cfg.WorkingDir
+	if cwd == "" {
+		cwd = "/"
+	}
+	s := &specs.Spec{
+		Version:  specs.Version,
+		Root:     &specs.Root{Path: in.Rootfs, Readonly: hc.ReadonlyRootfs},
+		Hostname: cfg.Hostname,
+		Process: &specs.Process{
+			Terminal:        cfg.Tty,
+			Args:            in.Args,
+			Env:             in.Env,
+			Cwd:             cwd,
+			User:            specs.User{UID: in.UID, GID: in.GID, AdditionalGids: in.Groups},
+			NoNewPrivileges: hasSecurityOpt(hc.SecurityOpt, "no-new-privileges"),
+			OOMScoreAdj:     intPtr(hc.OomScoreAdj),
+		},
+		Mounts: defaultMounts(hc),
+		Linux: &specs.Linux{
+			CgroupsPath: in.CgroupsPath,
+			Namespaces:  namespaces(hc),
+			Resources:   resources(hc),
+			Sysctl:      hc.Sysctls,
+		},
+	}
+	if hc.ConsoleSize[0] > 0 && hc.ConsoleSize[1] > 0 {
+		s.Process.ConsoleSize = &specs.Box{Height: uint(hc.ConsoleSize[0]), Width: uint(hc.ConsoleSize[1])}
+	}
+	for _, dst := range []string{"/etc/resolv.conf", "/etc/hostname", "/etc/hosts"} {
+		if src, ok := in.EtcFiles[dst]; ok {
+			opts := []string{"rbind", "rprivate"}
+			if hc.ReadonlyRootfs {
+				opts = append(opts, "ro")
+			}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: dst, Type: "bind", Source: src, Options: opts})
+		}
+	}
+	for _, t := range sortedKeys(hc.Tmpfs) {
+		opts := []string{"nosuid", "nodev", "noexec"}
+		if o := hc.Tmpfs[t]; o != "" {
+			opts = append(opts, strings.Split(o, ",")...)
+		}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: t, Type: "tmpfs", Source: "tmpfs", Options: opts})
+	}
+	rl, err := rlimits(hc.Ulimits)
+	if err != nil {
+		return nil, err
+	}
+	s.Process.Rlimits = rl
+	caps, err := capabilities(hc)
+	if err != nil {
+		return nil, err
+	}
+	s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
+	if hc.Privileged {
+		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+		for i := range s.Mounts {
+			if s.Mounts[i].Destination == "/sys" || s.Mounts[i].Destination == "/sys/fs/cgroup" {
+				s.Mounts[i].Options = replace(s.Mounts[i].Options, "ro", "rw")
+			}
+		}
+	} else {
+		s.Linux.MaskedPaths = MaskedPaths
+		s.Linux.ReadonlyPaths = ReadonlyPaths
+		if hc.MaskedPaths != nil {
+			s.Linux.MaskedPaths = hc.MaskedPaths
+		}
+		if hc.ReadonlyPaths != nil {
+			s.Linux.ReadonlyPaths = hc.ReadonlyPaths
+		}
+		if !hasSecurityOpt(hc.SecurityOpt, "seccomp=unconfined") {
+			sc, err := seccomp.GetDefaultProfile(s)
+			if err != nil {
+				return nil, fmt.Errorf("seccomp profile: %w", err)
+			}
+			s.Linux.Seccomp = sc
+		}
+	}
+	return s, nil
+}
+
+func intPtr(i int) *int {
+	if i == 0 {
+		return nil
+	}
+	return &i
+}
+
+func replace(list []string, old, repl string) []string {
+	out := make([]string, len(list))
+	for i, v := range list {
+		if v == old {
+			v = repl
+		}
+		out[i] = v
+	}
+	return out
+}
+
+func hasSecurityOpt(opts []string, want string) bool {
+	for _, o := range opts {
+		o = strings.ReplaceAll(o, ":", "=")
+		if o == want || o == want+"=true" {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func defaultMounts(hc *container.HostConfig) []specs.Mount {
+	shmSize := "67108864"
+	if hc.ShmSize > 0 {
+		shmSize = fmt.Sprint(hc.ShmSize)
+	}
+	return []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
+		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=" + shmSize}},
+	}
+}
+
+func namespaces(hc *container.HostConfig) []specs.LinuxNamespace {
+	ns := []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.UTSNamespace}}
+	if !hc.IpcMode.IsHost() {
+		ns = append(ns, specs.LinuxNamespace{Type: specs.IPCNamespace})
+	}
+	if !hc.PidMode.IsHost() {
+		ns = append(ns, specs.LinuxNamespace{Type: specs.PIDNamespace})
+	}
+	if !hc.NetworkMode.IsHost() {
+		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+	}
+	if !hc.CgroupnsMode.IsHost() {
+		ns = append(ns, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+	}
+	return ns
+}
+
+func resources(hc *container.HostConfig) *specs.LinuxResources {
+	r := &specs.LinuxResources{
+		Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
+	}
+	if hc.Memory > 0 || hc.MemorySwap != 0 || hc.MemoryReservation > 0 {
+		r.Memory = &specs.LinuxMemory{}
+		if hc.Memory > 0 {
+			r.Memory.Limit = &hc.Memory
+		}
+		if hc.MemorySwap != 0 {
+			r.Memory.Swap = &hc.MemorySwap
+		} else if hc.Memory > 0 {
+			// Docker's default: swap equal to memory (memory+swap = 2x).
+			sw := hc.Memory * 2
+			r.Memory.Swap = &sw
+		}
+		if hc.MemoryReservation > 0 {
+			r.Memory.Reservation = &hc.MemoryReservation
+		}
+	}
+	if hc.NanoCPUs > 0 || hc.CPUShares > 0 || hc.CpusetCpus != "" || hc.CPUQuota > 0 {
+		r.CPU = &specs.LinuxCPU{Cpus: hc.CpusetCpus, Mems: hc.CpusetMems}
+		if hc.CPUShares > 0 {
+			sh := uint64(hc.CPUShares)
+			r.CPU.Shares = &sh
+		}
+		if hc.NanoCPUs > 0 {
+			period := uint64(100000)
+			quota := hc.NanoCPUs * int64(period) / 1e9
+			r.CPU.Period, r.CPU.Quota = &period, &quota
+		} else if hc.CPUQuota > 0 {
+			q := hc.CPUQuota
+			r.CPU.Quota = &q
+			if hc.CPUPeriod > 0 {
+				p := uint64(hc.CPUPeriod)
+				r.CPU.Period = &p
+			}
+		}
+	}
+	if hc.PidsLimit != nil && *hc.PidsLimit != 0 {
+		l := *hc.PidsLimit
+		r.Pids = &specs.LinuxPids{Limit: &l}
+	}
+	return r
+}
+
+var rlimitNames = map[string]string{
+	"core": "RLIMIT_CORE", "cpu": "RLIMIT_CPU", "data": "RLIMIT_DATA", "fsize": "RLIMIT_FSIZE",
+	"locks": "RLIMIT_LOCKS", "memlock": "RLIMIT_MEMLOCK", "msgqueue": "RLIMIT_MSGQUEUE",
+	"nice": "RLIMIT_NICE", "nofile": "RLIMIT_NOFILE", "nproc": "RLIMIT_NPROC", "rss": "RLIMIT_RSS",
+	"rtprio": "RLIMIT_RTPRIO", "rttime": "RLIMIT_RTTIME", "sigpending": "RLIMIT_SIGPENDING",
+	"stack": "RLIMIT_STACK", "as": "RLIMIT_AS",
+}
+
+func rlimits(ulimits []*container.Ulimit) ([]specs.POSIXRlimit, error) {
+	var out []specs.POSIXRlimit
+	for _, u := range ulimits {
+		name, ok := rlimitNames[u.Name]
+		if !ok {
+			return nil, fmt.Errorf("invalid ulimit type: %s", u.Name)
+		}
+		out = append(out, specs.POSIXRlimit{Type: name, Hard: uint64(u.Hard), Soft: uint64(u.Soft)})
+	}
+	return out, nil
+}
+
+// capabilities applies --privileged, --cap-add and --cap-drop to the
+// default set, as Docker does ("ALL" allowed in both, drop wins for a
+// capability named in both).
+func capabilities(hc *container.HostConfig) ([]string, error) {
+	if hc.Privileged {
+		return AllCapabilities, nil
+	}
+	norm := func(c string) (string, error) {
+		c = strings.ToUpper(c)
+		if c == "ALL" {
+			return c, nil
+		}
+		if !strings.HasPrefix(c, "CAP_") {
+			c = "CAP_" + c
+		}
+		for _, k := range AllCapabilities {
+			if k == c {
+				return c, nil
+			}
+		}
+		return "", fmt.Errorf("invalid capability: %s", c)
+	}
+	set := map[string]bool{}
+	for _, c := range DefaultCapabilities {
+		set[c] = true
+	}
+	for _, c := range hc.CapAdd {
+		n, err := norm(c)
+		if err != nil {
+			return nil, err
+		}
+		if n == "ALL" {
+			for _, k := range AllCapabilities {
+				set[k] = true
+			}
+		} else {
+			set[n] = true
+		}
+	}
+	for _, c := range hc.CapDrop {
+		n, err := norm(c)
+		if err != nil {
+			return nil, err
+		}
+		if n == "ALL" {
+			set = map[string]bool{}
+			for _, a := range hc.CapAdd {
+				if an, _ := norm(a); an != "ALL" {
+					set[an] = true
+				}
+			}
+		} else {
+			delete(set, n)
+		}
+	}
+	out := make([]string, 0, len(set))
+	for c := range set {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out, nil
+}
