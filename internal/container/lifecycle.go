@@ -77,7 +77,7 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 		for _, p := range pend {
 			p.ready <- err
 		}
-		return errdefs.ErrUnknown.WithMessage("failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: " + msg + ": unknown")
+		return errdefs.ErrUnknown.WithMessage("failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: " + msg + ": unknown")
 	}
 	rootfs, err := s.layers.Mount(rec.ID, rec.ImageTop)
 	if err != nil {
@@ -144,7 +144,7 @@ func (s *Service) buildSpec(rec *Record, rootfs string) (*specs.Spec, error) {
 		ID: rec.ID, Config: rec.Config, HostConfig: rec.HostConfig, Rootfs: rootfs,
 		Args: append([]string{rec.Path}, rec.Args...), Env: env,
 		UID: uid, GID: gid, Groups: groups, EtcFiles: etc,
-		CgroupsPath: "/berth/" + rec.ID,
+		CgroupsPath: "/berth/" + rec.ID, HostCapabilities: s.hostCaps,
 	})
 }
 
@@ -237,13 +237,15 @@ func (s *Service) monitor(e *entry, task *runtime.Task) {
 		go func() {
 			time.Sleep(delay)
 			e.mu.Lock()
-			still := e.rec.State.Status == "restarting" && !e.rec.ManualStop
-			if still {
-				e.rec.State.Status = "exited" // start() requires a non-running state
-			}
+			still := e.rec.State.Status == "restarting" && !e.rec.ManualStop && !e.starting
+			e.starting = still
 			e.mu.Unlock()
 			if still {
-				if err := s.start(context.Background(), e); err != nil {
+				err := s.start(context.Background(), e)
+				e.mu.Lock()
+				e.starting = false
+				e.mu.Unlock()
+				if err != nil {
 					slog.Error("restart container", "id", rec.ID, "err", err)
 				} else {
 					s.event(&rec, "restart", nil)
@@ -285,10 +287,17 @@ func (s *Service) Stop(ctx context.Context, ref string, timeout *int, sig string
 		return err
 	}
 	e.mu.Lock()
+	if e.rec.State.Status == "restarting" && !e.starting {
+		// Waiting out its restart delay: no process to signal.
+		e.rec.ManualStop = true
+		e.rec.State.Status = "exited"
+		_ = s.persist(&e.rec)
+		rec := e.rec
+		e.mu.Unlock()
+		s.event(&rec, "stop", nil)
+		return nil
+	}
 	if !e.rec.Running() {
-		if e.rec.State.Status == "restarting" {
-			e.rec.ManualStop = true
-		}
 		e.mu.Unlock()
 		return ErrNotModified.WithMessage("container already stopped")
 	}
@@ -436,6 +445,10 @@ func (s *Service) remove(e *entry, force bool) error {
 	if rec.State.Status == "removing" {
 		e.mu.Unlock()
 		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("removal of container %s is already in progress", rec.ID[:12]))
+	}
+	if rec.State.Status == "restarting" && !e.starting {
+		e.rec.ManualStop = true
+		rec.State.Status = "exited"
 	}
 	if rec.Running() {
 		if !force {

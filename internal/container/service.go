@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/berthproject/berth/internal/layer"
 	"github.com/berthproject/berth/internal/logs"
 	"github.com/berthproject/berth/internal/runtime"
+	"github.com/berthproject/berth/internal/spec"
 )
 
 // Bucket is the bbolt bucket this package owns.
@@ -51,6 +53,8 @@ type Service struct {
 	bus    *events.Bus
 	root   string // per-container directories
 
+	hostCaps []string // what --privileged grants: the engine's own bounding set
+
 	mu    sync.Mutex
 	byID  map[string]*entry
 	names map[string]string // "/name" → id
@@ -62,8 +66,25 @@ func NewService(db *bolt.DB, layers *layer.Store, rt *runtime.Runtime, images Im
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, err
 	}
-	return &Service{db: db, layers: layers, rt: rt, images: images, bus: bus, root: root,
+	return &Service{db: db, layers: layers, rt: rt, images: images, bus: bus, root: root, hostCaps: boundingSet(),
 		byID: map[string]*entry{}, names: map[string]string{}, execs: map[string]*execSession{}}, nil
+}
+
+// boundingSet reads this process's capability bounding set.
+func boundingSet() []string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return nil
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapBnd:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err == nil {
+				return spec.CapabilitiesFromMask(mask)
+			}
+		}
+	}
+	return nil
 }
 
 var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)

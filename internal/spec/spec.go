@@ -17,16 +17,26 @@ var DefaultCapabilities = []string{
 	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 }
 
-// AllCapabilities is every capability --privileged grants.
+// AllCapabilities is every capability Linux knows, indexed by its number.
 var AllCapabilities = []string{
-	"CAP_AUDIT_CONTROL", "CAP_AUDIT_READ", "CAP_AUDIT_WRITE", "CAP_BLOCK_SUSPEND", "CAP_BPF",
-	"CAP_CHECKPOINT_RESTORE", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
-	"CAP_FSETID", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_KILL", "CAP_LEASE", "CAP_LINUX_IMMUTABLE",
-	"CAP_MAC_ADMIN", "CAP_MAC_OVERRIDE", "CAP_MKNOD", "CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE",
-	"CAP_NET_BROADCAST", "CAP_NET_RAW", "CAP_PERFMON", "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP",
-	"CAP_SETUID", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_CHROOT", "CAP_SYS_MODULE", "CAP_SYS_NICE",
-	"CAP_SYS_PACCT", "CAP_SYS_PTRACE", "CAP_SYS_RAWIO", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
-	"CAP_SYS_TTY_CONFIG", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+	"CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+	"CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE",
+	"CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT",
+	"CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+	"CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+	"CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+}
+
+// CapabilitiesFromMask names the capabilities set in a CapBnd-style mask.
+func CapabilitiesFromMask(mask uint64) []string {
+	var out []string
+	for i, c := range AllCapabilities {
+		if mask&(1<<uint(i)) != 0 {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // MaskedPaths and ReadonlyPaths are Docker's defaults.
@@ -55,6 +65,9 @@ type Input struct {
 	EtcFiles map[string]string
 	// CgroupsPath is the container's cgroup ("/berth/<id>" by default).
 	CgroupsPath string
+	// HostCapabilities are the capabilities the engine itself holds: what
+	// --privileged and --cap-add ALL grant. Nil means all of them.
+	HostCapabilities []string
 }
 
 // Generate builds the OCI spec for one container.
@@ -112,7 +125,7 @@ func Generate(in Input) (*specs.Spec, error) {
 		return nil, err
 	}
 	s.Process.Rlimits = rl
-	caps, err := capabilities(hc)
+	caps, err := capabilities(hc, in.HostCapabilities)
 	if err != nil {
 		return nil, err
 	}
@@ -283,9 +296,12 @@ func rlimits(ulimits []*container.Ulimit) ([]specs.POSIXRlimit, error) {
 // capabilities applies --privileged, --cap-add and --cap-drop to the
 // default set, as Docker does ("ALL" allowed in both, drop wins for a
 // capability named in both).
-func capabilities(hc *container.HostConfig) ([]string, error) {
+func capabilities(hc *container.HostConfig, host []string) ([]string, error) {
+	if host == nil {
+		host = AllCapabilities
+	}
 	if hc.Privileged {
-		return AllCapabilities, nil
+		return host, nil
 	}
 	norm := func(c string) (string, error) {
 		c = strings.ToUpper(c)
@@ -312,7 +328,7 @@ func capabilities(hc *container.HostConfig) ([]string, error) {
 			return nil, err
 		}
 		if n == "ALL" {
-			for _, k := range AllCapabilities {
+			for _, k := range host {
 				set[k] = true
 			}
 		} else {

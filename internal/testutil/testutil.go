@@ -1,0 +1,340 @@
+package testutil
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// RequiresRoot skips a test that needs root, unless the run asked for
+// integration tests (BERTH_INTEGRATION=1), where it fails instead.
+func RequiresRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("BERTH_INTEGRATION") == "1" {
+		t.Fatal("this test needs root (BERTH_INTEGRATION=1 is set)")
+	}
+	t.Skip("needs root")
+}
+
+// RepoRoot is the module root (found from this file's location).
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Binary builds berth (with seccomp support) once per test process.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "berth-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "berth")
+		cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", binPath, "./cmd/berth")
+		cmd.Dir = RepoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// Daemon is a berth daemon private to one test.
+type Daemon struct {
+	t        testing.TB
+	Bin      string
+	Root     string // holds data/, exec/, the socket and the log
+	DataRoot string
+	ExecRoot string
+	Socket   string
+	cmd      *exec.Cmd
+	waitErr  chan error
+}
+
+// Host is the -H value for this daemon.
+func (d *Daemon) Host() string { return "unix://" + d.Socket }
+
+// StartDaemon starts a daemon with private roots; cleanup stops it and
+// removes every container, shim, mount and directory it made.
+func StartDaemon(t testing.TB) *Daemon {
+	t.Helper()
+	RequiresRoot(t)
+	bin := Binary(t)
+	root, err := os.MkdirTemp("", "bt-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Daemon{t: t, Bin: bin, Root: root, DataRoot: filepath.Join(root, "data"), ExecRoot: filepath.Join(root, "exec"), Socket: filepath.Join(root, "b.sock")}
+	t.Cleanup(d.cleanup)
+	d.Start()
+	return d
+}
+
+// Start (re)starts the daemon process on the same roots.
+func (d *Daemon) Start() {
+	d.t.Helper()
+	logf, err := os.OpenFile(filepath.Join(d.Root, "daemon.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.cmd = exec.Command(d.Bin, "daemon", "--data-root", d.DataRoot, "--exec-root", d.ExecRoot, "-H", d.Host(), "--log-level", "debug")
+	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := d.cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	logf.Close()
+	d.waitErr = make(chan error, 1)
+	go func(c *exec.Cmd, ch chan error) { ch <- c.Wait() }(d.cmd, d.waitErr)
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(d.Socket); err == nil {
+			if res := d.Berth("version"); res.Code == 0 {
+				return
+			}
+		}
+		select {
+		case err := <-d.waitErr:
+			d.t.Fatalf("daemon exited at start: %v\n%s", err, d.Log())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	d.t.Fatalf("daemon did not answer\n%s", d.Log())
+}
+
+// Kill stops the daemon with SIGKILL (containers keep running).
+func (d *Daemon) Kill() {
+	if d.cmd == nil || d.cmd.Process == nil {
+		return
+	}
+	_ = d.cmd.Process.Kill()
+	<-d.waitErr
+	d.cmd = nil
+}
+
+// Stop stops the daemon with SIGTERM.
+func (d *Daemon) Stop() {
+	if d.cmd == nil || d.cmd.Process == nil {
+		return
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.waitErr:
+	case <-time.After(10 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.waitErr
+	}
+	d.cmd = nil
+}
+
+// Log returns the daemon's log.
+func (d *Daemon) Log() string {
+	b, _ := os.ReadFile(filepath.Join(d.Root, "daemon.log"))
+	return string(b)
+}
+
+// Result is the outcome of a CLI run.
+type Result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("exit %d\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
+}
+
+// Run runs a command with a timeout and collects its output and exit code.
+func Run(t testing.TB, stdin string, env []string, name string, args ...string) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	err := cmd.Run()
+	res := Result{Stdout: out.String(), Stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		res.Code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%s %v: %v", name, args, err)
+	}
+	return res
+}
+
+// Berth runs the berth CLI against this daemon.
+func (d *Daemon) Berth(args ...string) Result {
+	d.t.Helper()
+	return Run(d.t, "", nil, d.Bin, append([]string{"-H", d.Host()}, args...)...)
+}
+
+// BerthIn runs the berth CLI with stdin.
+func (d *Daemon) BerthIn(stdin string, args ...string) Result {
+	d.t.Helper()
+	return Run(d.t, stdin, nil, d.Bin, append([]string{"-H", d.Host()}, args...)...)
+}
+
+// Must runs the berth CLI and fails the test unless it exits 0.
+func (d *Daemon) Must(args ...string) string {
+	d.t.Helper()
+	res := d.Berth(args...)
+	if res.Code != 0 {
+		d.t.Fatalf("berth %v: %s\ndaemon log tail:\n%s", args, res, tail(d.Log(), 30))
+	}
+	return strings.TrimSpace(res.Stdout)
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// LoadBusybox imports the busybox test image (Debian's busybox-static).
+func (d *Daemon) LoadBusybox() {
+	d.t.Helper()
+	if _, err := exec.LookPath("busybox"); err != nil {
+		d.t.Fatal("busybox-static is not installed (apt-get install busybox-static)")
+	}
+	script := filepath.Join(RepoRoot(), "hack", "busybox-image.sh")
+	tarball := filepath.Join(d.Root, "busybox.tar")
+	f, err := os.Create(tarball)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	cmd := exec.Command(script)
+	cmd.Stdout = f
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		d.t.Fatalf("%s: %v %s", script, err, stderr.String())
+	}
+	f.Close()
+	d.Must("import", "--change", `CMD ["sh"]`, tarball, "busybox")
+}
+
+// cleanup stops the daemon, kills the shims and containers it started,
+// unmounts what it mounted and removes its directories.
+func (d *Daemon) cleanup() {
+	d.Kill()
+	// Shims record their pid in their bundle; container processes are
+	// their children and die with the shim's SIGKILL to the container init.
+	bundles, _ := filepath.Glob(filepath.Join(d.ExecRoot, "containers", "*", "shim.pid"))
+	for _, p := range bundles {
+		b, _ := os.ReadFile(p)
+		if pid, _ := strconv.Atoi(string(b)); pid > 0 {
+			killContainerOf(filepath.Dir(p))
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	unmountUnder(d.Root)
+	removeCgroups(filepath.Base(d.Root), d.ExecRoot)
+	_ = os.RemoveAll(d.Root)
+}
+
+// killContainerOf kills the init of the container whose bundle is dir.
+func killContainerOf(bundle string) {
+	id := filepath.Base(bundle)
+	state, err := os.ReadFile(filepath.Join(filepath.Dir(filepath.Dir(bundle)), "runtime", id, "state.json"))
+	if err != nil {
+		return
+	}
+	// "init_process_pid":N
+	s := string(state)
+	if i := strings.Index(s, `"init_process_pid":`); i >= 0 {
+		rest := s[i+len(`"init_process_pid":`):]
+		j := strings.IndexAny(rest, ",}")
+		if pid, _ := strconv.Atoi(strings.TrimSpace(rest[:j])); pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// unmountUnder detaches every mount below root.
+func unmountUnder(root string) {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	var targets []string
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 4 && strings.HasPrefix(f[4], root+"/") {
+			targets = append(targets, f[4])
+		}
+	}
+	for i := len(targets) - 1; i >= 0; i-- {
+		_ = unix.Unmount(targets[i], unix.MNT_DETACH)
+	}
+}
+
+// removeCgroups removes the berth cgroups of containers this daemon ran.
+func removeCgroups(_ string, execRoot string) {
+	ids, _ := os.ReadDir(filepath.Join(execRoot, "containers"))
+	var names []string
+	for _, id := range ids {
+		names = append(names, id.Name())
+	}
+	for _, id := range names {
+		matches, _ := filepath.Glob("/sys/fs/cgroup/*/berth/" + id)
+		m2, _ := filepath.Glob("/sys/fs/cgroup/berth/" + id)
+		for _, m := range append(matches, m2...) {
+			_ = os.Remove(m)
+		}
+	}
+}
+
+// Mounts lists mount points below dir.
+func Mounts(dir string) []string {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			out = append(out, f[4])
+		}
+	}
+	return out
+}
+
+// Eventually polls cond until it holds or the timeout passes.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s", timeout, what)
+}

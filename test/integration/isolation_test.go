@@ -1,0 +1,96 @@
+//go:build integration
+
+package integration
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/berthproject/berth/internal/testutil"
+)
+
+func TestDefaultSecurity(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	run := func(args ...string) testutil.Result { return d.Berth(append([]string{"run", "--rm"}, args...)...) }
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string // substring of stdout
+		code int
+	}{
+		{"default capabilities", []string{"busybox", "grep", "CapEff", "/proc/self/status"}, "00000000a80425fb", 0},
+		{"cap-drop", []string{"--cap-drop", "CHOWN", "busybox", "grep", "CapEff", "/proc/self/status"}, "00000000a80425fa", 0},
+		{"cap-add", []string{"--cap-add", "NET_ADMIN", "busybox", "grep", "CapEff", "/proc/self/status"}, "00000000a80435fb", 0},
+		{"privileged gets the host's bounding set", []string{"--privileged", "busybox", "grep", "CapEff", "/proc/self/status"}, hostCapBnd(t), 0},
+		{"seccomp on", []string{"busybox", "grep", "Seccomp:", "/proc/self/status"}, "2", 0},
+		{"no-new-privileges", []string{"--security-opt", "no-new-privileges", "busybox", "grep", "NoNewPrivs", "/proc/self/status"}, "1", 0},
+		{"proc/keys masked", []string{"busybox", "sh", "-c", "wc -c < /proc/keys"}, "0", 0},
+		{"proc/timer_list masked", []string{"busybox", "sh", "-c", "wc -c < /proc/timer_list"}, "0", 0},
+		{"proc/sys read-only", []string{"busybox", "sh", "-c", "echo 1 > /proc/sys/kernel/domainname && echo wrote"}, "", 1},
+		{"read-only rootfs", []string{"--read-only", "busybox", "touch", "/x"}, "", 1},
+		{"writable rootfs", []string{"busybox", "sh", "-c", "touch /x && echo ok"}, "ok", 0},
+		{"own pid namespace", []string{"busybox", "sh", "-c", "echo $$"}, "1", 0},
+		{"network none has loopback up", []string{"busybox", "sh", "-c", "ip -o link show lo | grep -q UP && echo lo-up; ls /sys/class/net"}, "lo-up\nlo", 0},
+		{"mount without SYS_ADMIN denied", []string{"busybox", "mount", "-t", "tmpfs", "t", "/mnt"}, "", 255},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := run(tc.args...)
+			if res.Code != tc.code && !(tc.code != 0 && res.Code != 0) {
+				t.Fatalf("exit %d, want %d: %s", res.Code, tc.code, res)
+			}
+			if !strings.Contains(res.Stdout, tc.want) {
+				t.Fatalf("stdout %q lacks %q (stderr %q)", res.Stdout, tc.want, res.Stderr)
+			}
+		})
+	}
+	if out := d.Must("run", "--rm", "--network", "host", "busybox", "hostname"); out == "" {
+		t.Fatal("host network: no hostname")
+	}
+}
+
+// cgroupFile reads a cgroup file from inside the container (cgroup v1 or v2).
+func TestResourceLimits(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	read := `for f in "$@"; do [ -f "$f" ] && { cat "$f"; exit 0; }; done; echo missing`
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		files []string
+		want  string
+	}{
+		{"memory", []string{"--memory", "64m"}, []string{"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory.max"}, "67108864"},
+		{"pids", []string{"--pids-limit", "17"}, []string{"/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/pids.max"}, "17"},
+		{"cpus", []string{"--cpus", "0.5"}, []string{"/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu.max"}, "50000"},
+		{"cpu-shares", []string{"--cpu-shares", "512"}, []string{"/sys/fs/cgroup/cpu/cpu.shares", "/sys/fs/cgroup/cpu.weight"}, ""},
+		{"cpuset", []string{"--cpuset-cpus", "0"}, []string{"/sys/fs/cgroup/cpuset/cpuset.cpus", "/sys/fs/cgroup/cpuset.cpus"}, "0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"run", "--rm"}, tc.flags...)
+			args = append(args, "busybox", "sh", "-c", read, "sh")
+			out := d.Must(append(args, tc.files...)...)
+			if out == "missing" || !strings.Contains(out, tc.want) {
+				t.Fatalf("%v: got %q, want %q", tc.flags, out, tc.want)
+			}
+		})
+	}
+	if out := d.Must("run", "--rm", "--ulimit", "nofile=123:456", "busybox", "sh", "-c", "ulimit -n; ulimit -Hn"); out != "123\n456" {
+		t.Fatalf("ulimit: %q", out)
+	}
+}
+
+func hostCapBnd(t *testing.T) string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapBnd:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatal("no CapBnd")
+	return ""
+}

@@ -1,0 +1,80 @@
+//go:build integration
+
+package integration
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berthproject/berth/internal/testutil"
+)
+
+// TestDaemonKillKeepsContainersRunning kills the daemon with SIGKILL while
+// ten containers run and log; they keep running, a new daemon re-adopts
+// them (ps, logs -f, exec, stop work), and one that exited meanwhile
+// shows its real exit code.
+func TestDaemonKillKeepsContainersRunning(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	const n = 10
+	for i := 0; i < n; i++ {
+		d.Must("run", "-d", "--name", fmt.Sprintf("c%d", i), "busybox", "sh", "-c",
+			"trap 'exit 0' TERM; i=0; while true; do echo tick-$i; i=$((i+1)); sleep 0.1; done")
+	}
+	d.Must("run", "-d", "--name", "quitter", "busybox", "sh", "-c", "sleep 1; echo bye; exit 42")
+	d.Kill()
+	time.Sleep(1500 * time.Millisecond) // quitter exits while no daemon runs
+	if res := testutil.Run(t, "", nil, "pgrep", "-fc", "berth shim "+d.ExecRoot); strings.TrimSpace(res.Stdout) != fmt.Sprint(n) {
+		t.Fatalf("want %d shims alive without the daemon, got %q", n, res.Stdout)
+	}
+	d.Start()
+	running := strings.Fields(d.Must("ps", "-q"))
+	if len(running) != n {
+		t.Fatalf("after restart %d containers running, want %d\n%s", len(running), n, d.Log())
+	}
+	if st := d.Must("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "quitter"); st != "exited 42" {
+		t.Fatalf("container that exited while the daemon was down: %q", st)
+	}
+	if out := d.Must("logs", "quitter"); out != "bye" {
+		t.Fatalf("logs of quitter: %q", out)
+	}
+	// Logging went on while the daemon was away.
+	before := len(strings.Split(d.Must("logs", "c0"), "\n"))
+	if before < 15 {
+		t.Fatalf("c0 logged only %d lines across the restart", before)
+	}
+	if out := d.Must("exec", "c3", "echo", "still-here"); out != "still-here" {
+		t.Fatalf("exec after restart: %q", out)
+	}
+	// logs -f on a re-adopted container follows until it stops.
+	follow := exec.Command(d.Bin, "-H", d.Host(), "logs", "-f", "--tail", "0", "c1")
+	var out strings.Builder
+	follow.Stdout = &out
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	d.Must("stop", "c1")
+	done := make(chan error, 1)
+	go func() { done <- follow.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		follow.Process.Kill()
+		t.Fatal("logs -f did not end when the container stopped")
+	}
+	if !strings.Contains(out.String(), "tick-") {
+		t.Fatalf("logs -f after restart saw nothing: %q", out.String())
+	}
+	args := []string{"stop"}
+	for i := 0; i < n; i++ {
+		args = append(args, fmt.Sprintf("c%d", i))
+	}
+	d.Must(args...)
+	if out := d.Must("ps", "-q"); out != "" {
+		t.Fatalf("still running after stop: %q", out)
+	}
+}
