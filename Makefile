@@ -1,0 +1,22 @@
+# `make hello`: build berth and run the hello-world container (root).
+# `make test`: install test dependencies and run every test (root).
+
+GO_TAGS := seccomp
+
+.PHONY: build hello test busybox clean
+
+build:
+	./hack/deps.sh
+	go build -tags $(GO_TAGS) -o berth ./cmd/berth
+
+hello: build
+	./berth run --rm hello-world
+
+test:
+	./hack/test.sh
+
+busybox: build
+	./hack/busybox-image.sh | ./berth import --change 'CMD ["sh"]' - busybox
+
+clean:
+	rm -f berth

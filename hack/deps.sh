@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs the Debian packages berth needs to build (libseccomp headers for
+# the seccomp filter) and, with "test", to run its tests (busybox-static for
+# the test image; the docker CLI if none is installed). Skips what is there.
+set -eu
+need=""
+dpkg -s libseccomp-dev >/dev/null 2>&1 || need="$need libseccomp-dev"
+dpkg -s pkg-config >/dev/null 2>&1 || need="$need pkg-config"
+command -v gcc >/dev/null 2>&1 || need="$need gcc"
+if [ "${1:-}" = test ]; then
+	dpkg -s busybox-static >/dev/null 2>&1 || need="$need busybox-static"
+	command -v docker >/dev/null 2>&1 || need="$need docker.io"
+	command -v script >/dev/null 2>&1 || need="$need bsdutils"
+fi
+if [ -n "$need" ]; then
+	echo "installing:$need" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends $need >/dev/null
+fi

@@ -1,0 +1,10 @@
+#!/bin/sh
+# The test command: installs what the tests need, then vets and runs every
+# test, end-to-end ones included (they need root and start private daemons).
+set -eu
+cd "$(dirname "$0")/.."
+./hack/deps.sh test
+go mod download
+go vet ./...
+go vet -tags integration ./...
+BERTH_INTEGRATION=1 go test -count=1 -tags integration -timeout 20m ./...
