@@ -1,13 +1,14 @@
 # `make hello`: build berth and run the hello-world container (root).
 # `make test`: install test dependencies and run every test (root).
 
-GO_TAGS := seccomp
+GO_TAGS := seccomp,netgo,osusergo
+GO_LDFLAGS := -extldflags=-static
 
 .PHONY: build hello test busybox clean
 
 build:
 	./hack/deps.sh
-	go build -tags $(GO_TAGS) -o berth ./cmd/berth
+	go build -tags $(GO_TAGS) -ldflags "$(GO_LDFLAGS)" -o berth ./cmd/berth
 
 hello: build
 	./berth run --rm hello-world

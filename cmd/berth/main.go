@@ -1,20 +1,27 @@
 // Command berth is the container engine: its CLI, the daemon (`berth
 // daemon`), the per-container shim (`berth shim`, hidden) and
-// libcontainer's init (`berth init`, hidden) in one binary.
+// libcontainer's init (`berth init`, hidden) in one binary. Run as
+// berth-init (bind-mounted into a container by `run --init`) it is the
+// container's tiny init.
 package main
 
 import (
 	"os"
+	"path/filepath"
 
 	"github.com/opencontainers/runc/libcontainer"
 	_ "github.com/opencontainers/runc/libcontainer/nsenter" // runs before Go starts, only for `init`
 
 	"github.com/berthproject/berth/internal/cli/root"
 	"github.com/berthproject/berth/internal/daemon"
+	"github.com/berthproject/berth/internal/initproc"
 	"github.com/berthproject/berth/internal/shim"
 )
 
 func main() {
+	if filepath.Base(os.Args[0]) == "berth-init" {
+		os.Exit(initproc.Main(os.Args[1:]))
+	}
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case "init":

@@ -15,6 +15,7 @@ import (
 	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/berthproject/berth/internal/initproc"
 	"github.com/berthproject/berth/internal/logs"
 	"github.com/berthproject/berth/internal/runtime"
 	"github.com/berthproject/berth/internal/spec"
@@ -79,14 +80,17 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 		}
 		return errdefs.ErrUnknown.WithMessage("failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: " + msg + ": unknown")
 	}
+	t0 := time.Now()
 	rootfs, err := s.layers.Mount(rec.ID, rec.ImageTop)
 	if err != nil {
 		return fail(err)
 	}
+	t1 := time.Now()
 	sp, err := s.buildSpec(&rec, rootfs)
 	if err != nil {
 		return fail(err)
 	}
+	t2 := time.Now()
 	maxSize, maxFiles, _ := logs.ParseOptions(rec.HostConfig.LogConfig.Config)
 	task, err := s.rt.Create(ctx, runtime.CreateOpts{
 		ID: rec.ID, Spec: sp, LogPath: rec.LogPath, LogMaxSize: maxSize, LogMaxFiles: maxFiles,
@@ -95,6 +99,7 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 	if err != nil {
 		return fail(err)
 	}
+	t3 := time.Now()
 	// Let attachers that came before start connect before the process runs.
 	e.mu.Lock()
 	pend := e.pending
@@ -112,6 +117,7 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 		_ = task.Kill(syscall.SIGKILL)
 		return fail(err)
 	}
+	slog.Debug("container started", "id", rec.ID[:12], "mount", t1.Sub(t0), "spec", t2.Sub(t1), "shim", t3.Sub(t2), "exec", time.Since(t3))
 	e.mu.Lock()
 	e.rec.State = State{Status: "running", Pid: pid, StartedAt: time.Now().UTC()}
 	_ = s.persist(&e.rec)
@@ -145,6 +151,7 @@ func (s *Service) buildSpec(rec *Record, rootfs string) (*specs.Spec, error) {
 		Args: append([]string{rec.Path}, rec.Args...), Env: env,
 		UID: uid, GID: gid, Groups: groups, EtcFiles: etc,
 		CgroupsPath: "/berth/" + rec.ID, HostCapabilities: s.hostCaps,
+		InitBinary: s.initBinary, InitPath: initproc.Path,
 	})
 }
 

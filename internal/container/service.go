@@ -54,6 +54,9 @@ type Service struct {
 	root   string // per-container directories
 
 	hostCaps []string // what --privileged grants: the engine's own bounding set
+	// initBinary is a static binary to mount as the container's init for
+	// --init ("" when the engine has none).
+	initBinary string
 
 	mu    sync.Mutex
 	byID  map[string]*entry
@@ -62,11 +65,12 @@ type Service struct {
 }
 
 // NewService returns a container service; call Restore before use.
-func NewService(db *bolt.DB, layers *layer.Store, rt *runtime.Runtime, images Images, bus *events.Bus, root string) (*Service, error) {
+// initBinary is the static init for --init, or "".
+func NewService(db *bolt.DB, layers *layer.Store, rt *runtime.Runtime, images Images, bus *events.Bus, root, initBinary string) (*Service, error) {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, err
 	}
-	return &Service{db: db, layers: layers, rt: rt, images: images, bus: bus, root: root, hostCaps: boundingSet(),
+	return &Service{db: db, layers: layers, rt: rt, images: images, bus: bus, root: root, hostCaps: boundingSet(), initBinary: initBinary,
 		byID: map[string]*entry{}, names: map[string]string{}, execs: map[string]*execSession{}}, nil
 }
 

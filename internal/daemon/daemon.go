@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"debug/elf"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -182,7 +183,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	containers, err := container.NewService(bdb, ls, rt, imageResolver{images}, bus, filepath.Join(cfg.DataRoot, "containers"))
+	initBinary := ""
+	if isStatic(self) {
+		initBinary = self
+	} else {
+		slog.Warn("this berth binary is not statically linked: run --init is unavailable (build with make)")
+	}
+	containers, err := container.NewService(bdb, ls, rt, imageResolver{images}, bus, filepath.Join(cfg.DataRoot, "containers"), initBinary)
 	if err != nil {
 		return err
 	}
@@ -234,4 +241,20 @@ func Run(ctx context.Context, cfg Config) error {
 	defer cancel()
 	_ = srv.Shutdown(sctx)
 	return nil
+}
+
+// isStatic reports whether the ELF file at path needs no dynamic loader
+// (so it can run inside any container image).
+func isStatic(path string) bool {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return false
+		}
+	}
+	return true
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"syscall"
@@ -49,6 +50,10 @@ func Main(args []string) int {
 	}
 	json.NewEncoder(ready).Encode(Response{Pid: s.initPid})
 	ready.Close()
+	// The spec, the seccomp profile and libcontainer's setup are garbage
+	// now; a shim lives as long as its container, so give the memory back.
+	s.spec = nil
+	debug.FreeOSMemory()
 	s.serve()
 	return 0
 }

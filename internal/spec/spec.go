@@ -65,6 +65,9 @@ type Input struct {
 	EtcFiles map[string]string
 	// CgroupsPath is the container's cgroup ("/berth/<id>" by default).
 	CgroupsPath string
+	// InitBinary is the host path of a static init to mount at InitPath
+	// and run in front of Args when HostConfig.Init is set.
+	InitBinary, InitPath string
 	// HostCapabilities are the capabilities the engine itself holds: what
 	// --privileged and --cap-add ALL grant. Nil means all of them.
 	HostCapabilities []string
@@ -76,6 +79,13 @@ func Generate(in Input) (*specs.Spec, error) {
 	if len(in.Args) == 0 {
 		return nil, fmt.Errorf("no command specified")
 	}
+	args := in.Args
+	if hc.Init != nil && *hc.Init {
+		if in.InitBinary == "" {
+			return nil, fmt.Errorf("--init needs a statically linked berth binary (build it with `make`)")
+		}
+		args = append([]string{in.InitPath, "--"}, args...)
+	}
 	cwd := cfg.WorkingDir
 	if cwd == "" {
 		cwd = "/"
@@ -86,7 +96,7 @@ func Generate(in Input) (*specs.Spec, error) {
 		Hostname: cfg.Hostname,
 		Process: &specs.Process{
 			Terminal:        cfg.Tty,
-			Args:            in.Args,
+			Args:            args,
 			Env:             in.Env,
 			Cwd:             cwd,
 			User:            specs.User{UID: in.UID, GID: in.GID, AdditionalGids: in.Groups},
@@ -112,6 +122,9 @@ func Generate(in Input) (*specs.Spec, error) {
 			}
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: dst, Type: "bind", Source: src, Options: opts})
 		}
+	}
+	if hc.Init != nil && *hc.Init {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: in.InitPath, Type: "bind", Source: in.InitBinary, Options: []string{"bind", "ro", "nosuid", "nodev"}})
 	}
 	for _, t := range sortedKeys(hc.Tmpfs) {
 		opts := []string{"nosuid", "nodev", "noexec"}

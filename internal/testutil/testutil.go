@@ -53,7 +53,8 @@ func Binary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "berth")
-		cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", binPath, "./cmd/berth")
+		// Static, as `make` builds it, so it can serve as the init of run --init.
+		cmd := exec.Command("go", "build", "-tags", "seccomp,netgo,osusergo", "-ldflags", "-extldflags=-static", "-o", binPath, "./cmd/berth")
 		cmd.Dir = RepoRoot()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)

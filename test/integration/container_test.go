@@ -262,3 +262,26 @@ func TestNoLeftoversAfterRemove(t *testing.T) {
 		}
 	}
 }
+
+func TestRunInitReapsAndForwardsSignals(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	if out := d.Must("run", "--rm", "--init", "busybox", "sh", "-c", "ps -o pid,comm | awk '$1==1 {print $2}'"); out != "berth-init" {
+		t.Fatalf("pid 1 is %q, want berth-init", out)
+	}
+	if res := d.Berth("run", "--rm", "--init", "busybox", "sh", "-c", "exit 7"); res.Code != 7 {
+		t.Fatalf("exit code through init: %s", res)
+	}
+	// Orphans are reaped: no zombie is left after the background child dies.
+	out := d.Must("run", "--rm", "--init", "busybox", "sh", "-c", "(sleep 0.1 &) ; sleep 0.5; ps -o stat | grep -c Z || true")
+	if out != "0" {
+		t.Fatalf("zombies under --init: %q", out)
+	}
+	// SIGTERM reaches the command (sleep as PID 1 would ignore it).
+	d.Must("run", "-d", "--init", "--name", "in", "busybox", "sleep", "60")
+	start := time.Now()
+	d.Must("stop", "-t", "10", "in")
+	if time.Since(start) > 5*time.Second {
+		t.Fatalf("stop took %s: the signal did not reach the command", time.Since(start))
+	}
+}

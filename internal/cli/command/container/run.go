@@ -97,9 +97,6 @@ func parseEnvFile(path string) ([]string, error) {
 }
 
 func (f *createFlags) config(fs *pflag.FlagSet, args []string, attach bool) (*container.Config, *container.HostConfig, error) {
-	if f.init {
-		return nil, nil, cli.StatusError{Status: "berth: --init is not supported yet", Code: 125}
-	}
 	var env []string
 	for _, ef := range f.envFile {
 		e, err := parseEnvFile(ef)
@@ -150,6 +147,9 @@ func (f *createFlags) config(fs *pflag.FlagSet, args []string, attach bool) (*co
 		ReadonlyRootfs: f.readOnly, Privileged: f.privileged, CapAdd: f.capAdd, CapDrop: f.capDrop,
 		SecurityOpt: f.securityOpt, GroupAdd: f.groupAdd, DNS: f.dns, ExtraHosts: f.addHost,
 		LogConfig: container.LogConfig{Type: f.logDriver, Config: map[string]string{}},
+	}
+	if fs.Changed("init") {
+		hc.Init = &f.init
 	}
 	for _, o := range f.logOpts {
 		k, v, _ := strings.Cut(o, "=")
