@@ -2,8 +2,8 @@ package daemon
 
 import (
 	"context"
-	"debug/elf"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
