@@ -28,6 +28,8 @@ type Stream struct {
 	Conn   net.Conn
 	Reader *bufio.Reader
 	Tty    bool
+	// CloseStdin reports that the client's input ended (not a detach).
+	CloseStdin func() error
 }
 
 // Attach connects to a container's stdio. For a container that is not
@@ -47,7 +49,7 @@ func (s *Service) Attach(ctx context.Context, ref string, stdin, stdout, stderr 
 		if err != nil {
 			return nil, err
 		}
-		return &Stream{Conn: conn, Reader: r, Tty: rec.Config.Tty}, nil
+		return s.attachStream(rec, conn, r), nil
 	}
 	p := &pendingAttach{ready: make(chan error, 1), done: make(chan struct{})}
 	e.pending = append(e.pending, p)
@@ -77,7 +79,12 @@ func (s *Service) Attach(ctx context.Context, ref string, stdin, stdout, stderr 
 		return nil, err
 	}
 	s.event(&rec, "attach", nil)
-	return &Stream{Conn: conn, Reader: r, Tty: rec.Config.Tty}, nil
+	return s.attachStream(rec, conn, r), nil
+}
+
+func (s *Service) attachStream(rec Record, conn net.Conn, r *bufio.Reader) *Stream {
+	task := s.rt.Task(rec.ID)
+	return &Stream{Conn: conn, Reader: r, Tty: rec.Config.Tty, CloseStdin: func() error { return task.CloseStdin("") }}
 }
 
 // Logs sends the container's log entries to fn (see logs.ReadOptions).
@@ -283,7 +290,8 @@ func (s *Service) ExecStart(ref string, detach bool) (*Stream, error) {
 				}()
 				return nil, nil
 			}
-			return &Stream{Conn: conn, Reader: r, Tty: cfg.Tty}, nil
+			task := s.rt.Task(rec.ID)
+			return &Stream{Conn: conn, Reader: r, Tty: cfg.Tty, CloseStdin: func() error { return task.CloseStdin(x.ID) }}, nil
 		}
 	}
 	code := 126

@@ -243,6 +243,13 @@ func (t *Task) Resize(execID string, h, w uint16) error {
 	return err
 }
 
+// CloseStdin tells the shim that the attached input ended: the
+// container's stdin closes if it is stdin-once; an exec's always does.
+func (t *Task) CloseStdin(execID string) error {
+	_, err := t.client.Call(shim.Request{Op: "closestdin", Exec: execID})
+	return err
+}
+
 // Pause freezes the container; Resume thaws it.
 func (t *Task) Pause() error  { _, err := t.client.Call(shim.Request{Op: "pause"}); return err }
 func (t *Task) Resume() error { _, err := t.client.Call(shim.Request{Op: "resume"}); return err }

@@ -273,6 +273,19 @@ func (s *server) handle(conn net.Conn) {
 		} else {
 			s.io.resize(req.Height, req.Width)
 		}
+	case "closestdin":
+		if req.Exec != "" {
+			s.mu.Lock()
+			e := s.execs[req.Exec]
+			s.mu.Unlock()
+			if e == nil {
+				resp.Error = "no such exec"
+			} else {
+				e.io.closeInput()
+			}
+		} else if s.opts.StdinOnce {
+			s.io.closeInput()
+		}
 	case "pause":
 		if err := s.ctr.Pause(); err != nil {
 			resp.Error = err.Error()
@@ -371,7 +384,7 @@ func (s *server) attach(conn net.Conn, r *bufio.Reader, req Request) {
 		return
 	}
 	reply(conn, Response{})
-	s.io.serveClient(conn, r, req.Stdin, req.Stdout, req.Stderr, s.opts.StdinOnce)
+	s.io.serveClient(conn, r, req.Stdin, req.Stdout, req.Stderr)
 }
 
 // execStart runs an extra process in the container; conn carries its
@@ -420,7 +433,7 @@ func (s *server) execStart(conn net.Conn, r *bufio.Reader, req Request) {
 		close(e.done)
 		sio.closeClients()
 	}()
-	sio.serveClient(conn, r, req.Stdin, true, true, true)
+	sio.serveClient(conn, r, req.Stdin, true, true)
 	sio.run()
 }
 

@@ -3,7 +3,6 @@ package shim
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -245,9 +244,10 @@ func (s *stdio) closeClients() {
 }
 
 // serveClient registers conn for output and, if asked, copies its bytes
-// to stdin. When the client's input ends and stdinOnce is set, the
-// process's stdin is closed (a TTY gets an end-of-file character).
-func (s *stdio) serveClient(conn net.Conn, r *bufio.Reader, stdin, stdout, stderr, stdinOnce bool) {
+// to stdin. The end of the client's input does not close stdin: a client
+// that detaches also stops sending. Stdin closes on an explicit request
+// (closeInput), which the daemon makes when its client's input really ended.
+func (s *stdio) serveClient(conn net.Conn, r *bufio.Reader, stdin, stdout, stderr bool) {
 	s.mu.Lock()
 	s.clients[&client{conn: conn, stdout: stdout, stderr: stderr}] = true
 	s.mu.Unlock()
@@ -262,18 +262,17 @@ func (s *stdio) serveClient(conn net.Conn, r *bufio.Reader, stdin, stdout, stder
 			io.Copy(io.Discard, r)
 			return
 		}
-		_, err := io.Copy(w, r)
-		if err != nil && !errors.Is(err, net.ErrClosed) {
-			return
-		}
-		if stdinOnce {
-			if s.tty {
-				w.Write([]byte{4}) // ^D
-			} else {
-				s.closeStdin()
-			}
-		}
+		io.Copy(w, r)
 	}()
+}
+
+// closeInput ends the process's input. With a TTY it does nothing, as in
+// Docker: a client's end of input (or a client that detached by closing
+// its connection) must not hang up the terminal; the user types ^D.
+func (s *stdio) closeInput() {
+	if !s.tty {
+		s.closeStdin()
+	}
 }
 
 func (s *stdio) resize(h, w uint16) {

@@ -230,13 +230,14 @@ func relay(client net.Conn, clientIn io.Reader, st *ctr.Stream, stdin bool, keys
 	defer st.Conn.Close()
 	if stdin {
 		go func() {
+			detached := false
 			in := clientIn
 			if st.Tty && len(keys) > 0 {
-				in = &detachReader{r: clientIn, keys: keys, onDetach: func() { client.Close(); st.Conn.Close() }}
+				in = &detachReader{r: clientIn, keys: keys, onDetach: func() { detached = true; client.Close(); st.Conn.Close() }}
 			}
-			io.Copy(st.Conn, in)
-			if uc, ok := st.Conn.(*net.UnixConn); ok {
-				uc.CloseWrite()
+			_, err := io.Copy(st.Conn, in)
+			if err == nil && !detached && st.CloseStdin != nil {
+				_ = st.CloseStdin() // the client's input ended: EOF, not a detach
 			}
 		}()
 	}

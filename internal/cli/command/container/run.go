@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
@@ -308,17 +309,31 @@ func runAttached(ctx context.Context, c *cli.CLI, cl *client.Client, id string, 
 	case err := <-waitErr:
 		return cli.StatusError{Status: err.Error(), Code: 125}
 	}
-	select {
-	case res := <-waitCh:
-		if res.Error != nil && res.Error.Message != "" {
-			fmt.Fprintln(c.Err, res.Error.Message)
+	return exitStatus(ctx, c, cl, id, waitCh, waitErr)
+}
+
+// exitStatus turns the wait result into the CLI's exit status once the
+// output has ended. If no exit comes and the container still runs, the
+// user detached (ctrl-p ctrl-q): that is a success.
+func exitStatus(ctx context.Context, c *cli.CLI, cl *client.Client, id string, waitCh <-chan container.WaitResponse, waitErr <-chan error) error {
+	for {
+		select {
+		case res := <-waitCh:
+			if res.Error != nil && res.Error.Message != "" {
+				fmt.Fprintln(c.Err, res.Error.Message)
+			}
+			if res.StatusCode != 0 {
+				return cli.StatusError{Code: int(res.StatusCode)}
+			}
+			return nil
+		case err := <-waitErr:
+			return cli.StatusError{Status: err.Error(), Code: 125}
+		case <-time.After(time.Second):
+			info, err := cl.ContainerInspect(ctx, id)
+			if err == nil && info.State.Running {
+				return nil // detached
+			}
 		}
-		if res.StatusCode != 0 {
-			return cli.StatusError{Code: int(res.StatusCode)}
-		}
-		return nil
-	case err := <-waitErr:
-		return cli.StatusError{Status: err.Error(), Code: 125}
 	}
 }
 

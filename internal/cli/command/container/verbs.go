@@ -8,7 +8,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
@@ -299,16 +298,7 @@ func newAttachCommand(c *cli.CLI) *cobra.Command {
 				})
 			}
 			_ = stream(c, resp, info.Config.Tty, stdin)
-			select {
-			case res := <-waitCh:
-				if res.StatusCode != 0 {
-					return cli.StatusError{Code: int(res.StatusCode)}
-				}
-			case err := <-errCh:
-				return err
-			case <-time.After(500 * time.Millisecond): // detached: the container still runs
-			}
-			return nil
+			return exitStatus(ctx, c, cl, info.ID, waitCh, errCh)
 		},
 	}
 	cmd.Flags().BoolVar(&noStdin, "no-stdin", false, "Do not attach STDIN")
