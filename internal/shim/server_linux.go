@@ -383,8 +383,7 @@ func (s *server) attach(conn net.Conn, r *bufio.Reader, req Request) {
 		conn.Close()
 		return
 	}
-	reply(conn, Response{})
-	s.io.serveClient(conn, r, req.Stdin, req.Stdout, req.Stderr)
+	s.io.serveClient(conn, r, req.Stdin, req.Stdout, req.Stderr, func() { reply(conn, Response{}) })
 }
 
 // execStart runs an extra process in the container; conn carries its
@@ -425,7 +424,8 @@ func (s *server) execStart(conn net.Conn, r *bufio.Reader, req Request) {
 	s.execs[req.Exec] = e
 	s.mu.Unlock()
 	pid, _ := proc.Pid()
-	reply(conn, Response{Pid: pid})
+	sio.serveClient(conn, r, req.Stdin, true, true, func() { reply(conn, Response{Pid: pid}) })
+	sio.run()
 	go func() {
 		st, err := proc.Wait()
 		e.code = exitCode(st, err)
@@ -433,8 +433,6 @@ func (s *server) execStart(conn net.Conn, r *bufio.Reader, req Request) {
 		close(e.done)
 		sio.closeClients()
 	}()
-	sio.serveClient(conn, r, req.Stdin, true, true)
-	sio.run()
 }
 
 // newProcess converts an OCI process as runc does.

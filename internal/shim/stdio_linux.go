@@ -34,6 +34,7 @@ type stdio struct {
 	clients map[*client]bool
 	partial [3][]byte
 	stdinMu sync.Mutex
+	inputs  sync.WaitGroup // clients' input copies in flight
 }
 
 type output struct {
@@ -247,7 +248,13 @@ func (s *stdio) closeClients() {
 // to stdin. The end of the client's input does not close stdin: a client
 // that detaches also stops sending. Stdin closes on an explicit request
 // (closeInput), which the daemon makes when its client's input really ended.
-func (s *stdio) serveClient(conn net.Conn, r *bufio.Reader, stdin, stdout, stderr bool) {
+func (s *stdio) serveClient(conn net.Conn, r *bufio.Reader, stdin, stdout, stderr bool, answer func()) {
+	if stdin {
+		// Counted before the answer, so a close request that follows
+		// the answer waits for this client's input.
+		s.inputs.Add(1)
+	}
+	answer() // before any output frame reaches the connection
 	s.mu.Lock()
 	s.clients[&client{conn: conn, stdout: stdout, stderr: stderr}] = true
 	s.mu.Unlock()
@@ -255,6 +262,7 @@ func (s *stdio) serveClient(conn net.Conn, r *bufio.Reader, stdin, stdout, stder
 		return
 	}
 	go func() {
+		defer s.inputs.Done()
 		s.stdinMu.Lock()
 		w := s.stdin
 		s.stdinMu.Unlock()
@@ -269,10 +277,18 @@ func (s *stdio) serveClient(conn net.Conn, r *bufio.Reader, stdin, stdout, stder
 // closeInput ends the process's input. With a TTY it does nothing, as in
 // Docker: a client's end of input (or a client that detached by closing
 // its connection) must not hang up the terminal; the user types ^D.
+// The input a client sent before it ended is delivered first.
 func (s *stdio) closeInput() {
-	if !s.tty {
-		s.closeStdin()
+	if s.tty {
+		return
 	}
+	done := make(chan struct{})
+	go func() { s.inputs.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second): // another client still sends
+	}
+	s.closeStdin()
 }
 
 func (s *stdio) resize(h, w uint16) {

@@ -237,7 +237,12 @@ func relay(client net.Conn, clientIn io.Reader, st *ctr.Stream, stdin bool, keys
 			}
 			_, err := io.Copy(st.Conn, in)
 			if err == nil && !detached && st.CloseStdin != nil {
-				_ = st.CloseStdin() // the client's input ended: EOF, not a detach
+				// The client's input ended (EOF, not a detach): let the shim
+				// see the end of the bytes, then close the process's stdin.
+				if uc, ok := st.Conn.(*net.UnixConn); ok {
+					uc.CloseWrite()
+				}
+				_ = st.CloseStdin()
 			}
 		}()
 	}
