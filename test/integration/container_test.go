@@ -88,7 +88,7 @@ func TestRunInteractiveStdin(t *testing.T) {
 func TestLogsKeepStreamsApartAndRotate(t *testing.T) {
 	d := testutil.StartDaemon(t)
 	d.LoadBusybox()
-	d.Must("run", "--name", "cc", "busybox", "sh", "-c", "echo out; echo err >&2")
+	d.Must("run", "--name", "cc", "busybox", "sh", "-c", "echo out; sleep 0.1; echo err >&2")
 	res := d.Berth("logs", "cc")
 	if res.Stdout != "out\n" || res.Stderr != "err\n" {
 		t.Fatalf("logs mixed streams: %s", res)
