@@ -261,30 +261,22 @@ func (s *server) handle(conn net.Conn) {
 			resp.Error = err.Error()
 		}
 	case "resize":
-		if req.Exec != "" {
-			s.mu.Lock()
-			e := s.execs[req.Exec]
-			s.mu.Unlock()
-			if e == nil {
-				resp.Error = "no such exec"
-			} else {
-				e.io.resize(req.Height, req.Width)
-			}
-		} else {
+		if req.Exec == "" {
 			s.io.resize(req.Height, req.Width)
+		} else if e := s.exec(req.Exec); e == nil {
+			resp.Error = "no such exec"
+		} else {
+			e.io.resize(req.Height, req.Width)
 		}
 	case "closestdin":
-		if req.Exec != "" {
-			s.mu.Lock()
-			e := s.execs[req.Exec]
-			s.mu.Unlock()
-			if e == nil {
-				resp.Error = "no such exec"
-			} else {
-				e.io.closeInput()
+		if req.Exec == "" {
+			if s.opts.StdinOnce {
+				s.io.closeInput()
 			}
-		} else if s.opts.StdinOnce {
-			s.io.closeInput()
+		} else if e := s.exec(req.Exec); e == nil {
+			resp.Error = "no such exec"
+		} else {
+			e.io.closeInput()
 		}
 	case "pause":
 		if err := s.ctr.Pause(); err != nil {
@@ -312,9 +304,7 @@ func (s *server) handle(conn net.Conn) {
 			resp.Stats, _ = json.Marshal(st.CgroupStats)
 		}
 	case "execstate":
-		s.mu.Lock()
-		e := s.execs[req.Exec]
-		s.mu.Unlock()
+		e := s.exec(req.Exec)
 		if e == nil {
 			resp.Error = "no such exec"
 			break
@@ -330,6 +320,12 @@ func (s *server) handle(conn net.Conn) {
 		resp.Error = "unknown op " + req.Op
 	}
 	reply(conn, resp)
+}
+
+func (s *server) exec(id string) *execProc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.execs[id]
 }
 
 func reply(w io.Writer, resp Response) {

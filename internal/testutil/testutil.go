@@ -283,16 +283,9 @@ func killContainerOf(bundle string) {
 	}
 }
 
-// unmountUnder detaches every mount below root.
+// unmountUnder detaches every mount below root, deepest first.
 func unmountUnder(root string) {
-	b, _ := os.ReadFile("/proc/self/mountinfo")
-	var targets []string
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) > 4 && strings.HasPrefix(f[4], root+"/") {
-			targets = append(targets, f[4])
-		}
-	}
+	targets := Mounts(root)
 	for i := len(targets) - 1; i >= 0; i-- {
 		_ = unix.Unmount(targets[i], unix.MNT_DETACH)
 	}

@@ -316,10 +316,10 @@ func (rt *Router) logs(w http.ResponseWriter, r *http.Request) error {
 		opts.Tail = n
 	}
 	var err error
-	if opts.Since, err = parseTime(r.FormValue("since")); err != nil {
+	if opts.Since, err = httputil.ParseTime(r.FormValue("since")); err != nil {
 		return err
 	}
-	if opts.Until, err = parseTime(r.FormValue("until")); err != nil {
+	if opts.Until, err = httputil.ParseTime(r.FormValue("until")); err != nil {
 		return err
 	}
 	rec, err := rt.b.Get(r.PathValue("id"))
@@ -358,25 +358,6 @@ func (rt *Router) logs(w http.ResponseWriter, r *http.Request) error {
 		fw.Write([]byte{}) // headers are gone: nothing more can be said
 	}
 	return nil
-}
-
-func parseTime(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	sec, frac, _ := strings.Cut(s, ".")
-	n, err := strconv.ParseInt(sec, 10, 64)
-	if err != nil {
-		return time.Time{}, errdefs.ErrInvalidArgument.WithMessage("invalid timestamp: " + s)
-	}
-	var nanos int64
-	if frac != "" {
-		nanos, _ = strconv.ParseInt((frac + "000000000")[:9], 10, 64)
-	}
-	return time.Unix(n, nanos), nil
 }
 
 func sizeParams(r *http.Request) (uint16, uint16, error) {

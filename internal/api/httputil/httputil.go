@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/containerd/errdefs"
 )
@@ -174,4 +175,25 @@ type JSONError struct {
 // fields, as docker-py reads "error" and the CLI "errorDetail".
 func StreamError(err error) JSONMessage {
 	return JSONMessage{Error: err.Error(), ErrorDetail: &JSONError{Message: err.Error()}}
+}
+
+// ParseTime reads a timestamp as Docker's API takes them: seconds with an
+// optional fraction ("1700000000.5") or RFC 3339. Empty is the zero time.
+func ParseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	sec, frac, _ := strings.Cut(s, ".")
+	n, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil {
+		return time.Time{}, errdefs.ErrInvalidArgument.WithMessage("invalid timestamp: " + s)
+	}
+	var nanos int64
+	if frac != "" {
+		nanos, _ = strconv.ParseInt((frac + "000000000")[:9], 10, 64)
+	}
+	return time.Unix(n, nanos), nil
 }

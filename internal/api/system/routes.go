@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"os"
 	goruntime "runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -122,32 +121,12 @@ func (rt *Router) info(w http.ResponseWriter, r *http.Request) error {
 }
 
 // parseTime reads "seconds[.nanos]" or an RFC 3339 time.
-func parseTime(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	sec, frac, _ := strings.Cut(s, ".")
-	n, err := strconv.ParseInt(sec, 10, 64)
-	if err != nil {
-		return time.Time{}, errdefs.ErrInvalidArgument.WithMessage("invalid timestamp: " + s)
-	}
-	var nanos int64
-	if frac != "" {
-		frac = (frac + "000000000")[:9]
-		nanos, _ = strconv.ParseInt(frac, 10, 64)
-	}
-	return time.Unix(n, nanos), nil
-}
-
 func (rt *Router) events(w http.ResponseWriter, r *http.Request) error {
-	since, err := parseTime(r.FormValue("since"))
+	since, err := httputil.ParseTime(r.FormValue("since"))
 	if err != nil {
 		return err
 	}
-	until, err := parseTime(r.FormValue("until"))
+	until, err := httputil.ParseTime(r.FormValue("until"))
 	if err != nil {
 		return err
 	}
