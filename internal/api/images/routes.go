@@ -225,7 +225,8 @@ func (rt *Router) prune(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
 	}
-	all := f.ExactMatch("dangling", "false") || f.ExactMatch("dangling", "0")
+	// ExactMatch is true for an absent key: ask Contains first.
+	all := f.Contains("dangling") && (f.ExactMatch("dangling", "false") || f.ExactMatch("dangling", "0"))
 	items, err := rt.b.Prune(all)
 	if err != nil {
 		return err
