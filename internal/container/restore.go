@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -78,6 +79,17 @@ func (s *Service) Restore() error {
 				toRestart = append(toRestart, e)
 			}
 		default:
+			// A shim may run for a container recorded as not running: the
+			// daemon died between creating it and recording the start.
+			task := s.rt.Task(r.ID)
+			if st, err := task.State(); err == nil && st.Status != "stopped" {
+				slog.Info("stopping a container whose start was not recorded", "id", r.ID[:12])
+				_ = task.Kill(9)
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				_, _ = task.Wait(ctx)
+				cancel()
+			}
+			_ = s.rt.Delete(r.ID)
 			_ = s.layers.Unmount(r.ID)
 		}
 	}
