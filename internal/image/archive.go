@@ -2,6 +2,7 @@ package image
 
 import (
 	"archive/tar"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -224,34 +225,35 @@ func (s *Service) layerFromFile(parent, chain, diffID digest.Digest, file string
 	}
 	defer f.Close()
 	if s.layers.Has(chain) {
-		// Already unpacked: only make sure its blob is kept.
-		comp, _, err := archive.DetectCompression(f)
-		if err != nil {
-			return newLayer{}, err
-		}
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return newLayer{}, err
-		}
+		// Already unpacked: keep the blob, but only once it proves to be
+		// the layer its diff ID names.
 		w, err := s.content.Writer()
 		if err != nil {
 			return newLayer{}, err
 		}
 		defer w.Abort()
-		if _, err := io.Copy(w, f); err != nil {
+		dr, comp, err := archive.Decompress(io.TeeReader(f, w))
+		if err != nil {
+			return newLayer{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("load: layer %s: %v", diffID, err))
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, dr)
+		dr.Close()
+		if err != nil {
+			return newLayer{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("load: layer %s: %v", diffID, err))
+		}
+		if _, err := io.Copy(w, f); err != nil { // whatever follows the compressed stream
 			return newLayer{}, err
+		}
+		if got := digest.NewDigest(digest.SHA256, h); got != diffID {
+			return newLayer{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("layer content %s does not match its diff ID %s", got, diffID))
 		}
 		d, err := w.Commit("")
 		if err != nil {
 			return newLayer{}, err
 		}
 		l, _ := s.layers.Get(chain)
-		mt := ocispec.MediaTypeImageLayer
-		if comp == archive.Gzip {
-			mt = ocispec.MediaTypeImageLayerGzip
-		} else if comp == archive.Zstd {
-			mt = ocispec.MediaTypeImageLayerZstd
-		}
-		return newLayer{desc: ocispec.Descriptor{MediaType: mt, Digest: d, Size: w.Size()}, l: l}, nil
+		return newLayer{desc: ocispec.Descriptor{MediaType: layerMediaType(comp), Digest: d, Size: w.Size()}, l: l}, nil
 	}
 	return s.ingestLayer(parent, f, diffID)
 }

@@ -258,14 +258,18 @@ func (s *Service) ingestLayer(parent digest.Digest, r io.Reader, expectDiffID di
 	if err != nil {
 		return newLayer{}, err
 	}
-	mt := ocispec.MediaTypeImageLayer
-	switch comp {
+	return newLayer{desc: ocispec.Descriptor{MediaType: layerMediaType(comp), Digest: d, Size: w.Size()}, l: l}, nil
+}
+
+// layerMediaType is the OCI media type of a layer blob so compressed.
+func layerMediaType(c archive.Compression) string {
+	switch c {
 	case archive.Gzip:
-		mt = ocispec.MediaTypeImageLayerGzip
+		return ocispec.MediaTypeImageLayerGzip
 	case archive.Zstd:
-		mt = ocispec.MediaTypeImageLayerZstd
+		return ocispec.MediaTypeImageLayerZstd
 	}
-	return newLayer{desc: ocispec.Descriptor{MediaType: mt, Digest: d, Size: w.Size()}, l: l}, nil
+	return ocispec.MediaTypeImageLayer
 }
 
 // commit stores config and manifest blobs, then records the image and its
