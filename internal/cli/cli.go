@@ -15,6 +15,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
 )
@@ -60,28 +61,30 @@ func (c *CLI) Client(ctx context.Context) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := cl.Ping(ctx); err != nil {
+	ping, err := cl.Ping(ctx)
+	if err != nil {
 		if host != DefaultHost || os.Geteuid() != 0 || !client.IsErrConnectionFailed(err) {
 			return nil, err
 		}
-		if err := c.startDaemon(ctx, cl); err != nil {
+		if ping, err = c.startDaemon(ctx, cl); err != nil {
 			return nil, err
 		}
 	}
+	cl.NegotiateAPIVersionPing(ping) // one ping serves both purposes
 	c.client = cl
 	return cl, nil
 }
 
 // startDaemon runs `berth daemon` in the background and waits until it answers.
-func (c *CLI) startDaemon(ctx context.Context, cl *client.Client) error {
+func (c *CLI) startDaemon(ctx context.Context, cl *client.Client) (types.Ping, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return err
+		return types.Ping{}, err
 	}
 	logPath := "/var/log/berth.log"
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
 	if err != nil {
-		return err
+		return types.Ping{}, err
 	}
 	defer logf.Close()
 	cmd := exec.Command(self, "daemon")
@@ -89,24 +92,24 @@ func (c *CLI) startDaemon(ctx context.Context, cl *client.Client) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = "/"
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start daemon: %w", err)
+		return types.Ping{}, fmt.Errorf("start daemon: %w", err)
 	}
 	fmt.Fprintf(c.Err, "berth: no daemon answered on %s; started one in the background (pid %d, log %s)\n", DefaultHost, cmd.Process.Pid, logPath)
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
-		if _, err := cl.Ping(ctx); err == nil {
+		if ping, err := cl.Ping(ctx); err == nil {
 			cmd.Process.Release()
-			return nil
+			return ping, nil
 		}
 		select {
 		case err := <-exited:
-			return fmt.Errorf("the daemon exited at start (%v); see %s", err, logPath)
+			return types.Ping{}, fmt.Errorf("the daemon exited at start (%v); see %s", err, logPath)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("the daemon did not answer within 15s; see %s", logPath)
+	return types.Ping{}, fmt.Errorf("the daemon did not answer within 15s; see %s", logPath)
 }
 
 // Format renders v with a Go template as docker's --format does
