@@ -1,0 +1,69 @@
+//go:build integration
+
+package integration
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berthproject/berth/internal/testutil"
+)
+
+// TestCLIStartsDaemonOnDefaultSocket is the README's first command: with no
+// daemon on /run/berth/berth.sock, `berth run --rm hello-world` starts one
+// in the background, says so on stderr, and prints the greeting. It only
+// runs on a machine where nothing uses the default socket and data root,
+// and removes what it created.
+func TestCLIStartsDaemonOnDefaultSocket(t *testing.T) {
+	testutil.RequiresRoot(t)
+	const sock, dataRoot, execRoot = "/run/berth/berth.sock", "/var/lib/berth", "/run/berth"
+	if c, err := net.Dial("unix", sock); err == nil {
+		c.Close()
+		t.Skip("a daemon already answers on the default socket")
+	}
+	for _, p := range []string{dataRoot, execRoot} {
+		if _, err := os.Stat(p); err == nil {
+			t.Skipf("%s exists: not touching a machine's real berth state", p)
+		}
+	}
+	bin := testutil.Binary(t)
+	var pid int
+	t.Cleanup(func() {
+		if pid > 0 {
+			syscall.Kill(pid, syscall.SIGKILL)
+			time.Sleep(200 * time.Millisecond)
+		}
+		os.RemoveAll(dataRoot)
+		os.RemoveAll(execRoot)
+	})
+	cmd := exec.Command(bin, "run", "--rm", "hello-world")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if m := regexp.MustCompile(`pid (\d+)`).FindStringSubmatch(stderr.String()); m != nil {
+		pid, _ = strconv.Atoi(m[1])
+	}
+	if err != nil || !strings.Contains(stdout.String(), "Hello from berth!") {
+		t.Fatalf("run: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "started one in the background") || pid == 0 {
+		t.Fatalf("the CLI did not say it started a daemon: %q", stderr.String())
+	}
+	// The next command finds the running daemon and starts no other.
+	cmd = exec.Command(bin, "ps", "-a", "-q")
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "" {
+		t.Fatalf("ps: %v %q", err, out)
+	}
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o660 {
+		t.Fatalf("default socket: %v %v", fi, err)
+	}
+}
