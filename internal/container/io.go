@@ -373,6 +373,18 @@ func (s *Service) ExecInspect(id string) (ExecInfo, error) {
 	return ExecInfo{ID: x.ID, ContainerID: x.ContainerID, Config: x.Config, Running: x.Running, ExitCode: x.ExitCode, Pid: x.Pid}, nil
 }
 
+// forgetExecs drops the exec sessions of a container that stopped. Their
+// inspect data goes with them, as in Docker.
+func (s *Service) forgetExecs(containerID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, x := range s.execs {
+		if x.ContainerID == containerID {
+			delete(s.execs, id)
+		}
+	}
+}
+
 // ExecResize sets an exec's TTY size.
 func (s *Service) ExecResize(id string, h, w uint16) error {
 	x, err := s.execSession(id)

@@ -219,6 +219,7 @@ func (s *Service) monitor(e *entry, task *runtime.Task) {
 	}
 	_ = s.layers.Unmount(task.ID)
 	_ = s.rt.Delete(task.ID)
+	s.forgetExecs(task.ID) // they ended with the container
 	e.mu.Lock()
 	e.rec.State.Status = "exited"
 	e.rec.State.Pid = 0

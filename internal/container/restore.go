@@ -69,6 +69,7 @@ func (s *Service) Restore() error {
 				slog.Info("container exited while the daemon was down", "id", r.ID[:12], "exitCode", exit.Code)
 			} else {
 				e.rec.State.ExitCode, e.rec.State.Error = 255, "container's shim is gone and left no exit status"
+				e.rec.State.FinishedAt = time.Now().UTC()
 			}
 			_ = s.layers.Unmount(r.ID)
 			_ = s.rt.Delete(r.ID)
