@@ -119,7 +119,7 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 	}
 	slog.Debug("container started", "id", rec.ID[:12], "mount", t1.Sub(t0), "spec", t2.Sub(t1), "shim", t3.Sub(t2), "exec", time.Since(t3))
 	e.mu.Lock()
-	e.rec.State = State{Status: "running", Pid: pid, StartedAt: time.Now().UTC()}
+	e.rec.State = State{Status: "running", Pid: pid, StartedAt: time.Now().UTC()} // OOMKilled resets, as in Docker
 	_ = s.persist(&e.rec)
 	rec = e.rec
 	e.mu.Unlock()
@@ -226,6 +226,7 @@ func (s *Service) monitor(e *entry, task *runtime.Task) {
 	e.rec.State.ExitCode = st.Code
 	e.rec.State.Error = st.Error
 	e.rec.State.FinishedAt = st.ExitedAt
+	e.rec.State.OOMKilled = st.OOMKilled
 	restart, delay := s.shouldRestart(&e.rec)
 	if restart {
 		e.rec.State.Status = "restarting"
@@ -236,6 +237,9 @@ func (s *Service) monitor(e *entry, task *runtime.Task) {
 	close(e.exitCh)
 	e.exitCh = make(chan struct{})
 	e.mu.Unlock()
+	if st.OOMKilled {
+		s.event(&rec, "oom", nil)
+	}
 	s.event(&rec, "die", map[string]string{"exitCode": fmt.Sprint(st.Code)})
 	if rec.HostConfig.AutoRemove && !restart {
 		_ = s.remove(e, true)

@@ -65,7 +65,7 @@ func (s *Service) Restore() error {
 			exit, err := shim.ReadExitFile(task.Bundle)
 			e.rec.State.Status, e.rec.State.Pid = "exited", 0
 			if err == nil {
-				e.rec.State.ExitCode, e.rec.State.FinishedAt = exit.Code, exit.ExitedAt
+				e.rec.State.ExitCode, e.rec.State.FinishedAt, e.rec.State.OOMKilled = exit.Code, exit.ExitedAt, exit.OOMKilled
 				slog.Info("container exited while the daemon was down", "id", r.ID[:12], "exitCode", exit.Code)
 			} else {
 				e.rec.State.ExitCode, e.rec.State.Error = 255, "container's shim is gone and left no exit status"

@@ -64,9 +64,10 @@ type Response struct {
 
 // ExitStatus is how a container's init ended.
 type ExitStatus struct {
-	Code     int       `json:"code"`
-	ExitedAt time.Time `json:"exitedAt"`
-	Error    string    `json:"error,omitempty"`
+	Code      int       `json:"code"`
+	ExitedAt  time.Time `json:"exitedAt"`
+	Error     string    `json:"error,omitempty"`
+	OOMKilled bool      `json:"oomKilled,omitempty"`
 }
 
 // ReadExitFile returns the exit status recorded in bundle, if any.

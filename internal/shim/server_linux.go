@@ -70,6 +70,7 @@ type server struct {
 	io      *stdio
 
 	mu      sync.Mutex
+	oom     bool   // the kernel's OOM killer hit the container
 	status  string // created, running, paused, stopped
 	exit    *ExitStatus
 	waiters []chan struct{}
@@ -149,6 +150,15 @@ func (s *server) create() error {
 	sio.run()
 	s.init, s.io = proc, sio
 	s.initPid, _ = proc.Pid()
+	if oom, err := ctr.NotifyOOM(); err == nil {
+		go func() {
+			if _, ok := <-oom; ok {
+				s.mu.Lock()
+				s.oom = true
+				s.mu.Unlock()
+			}
+		}()
+	}
 	if b := s.spec.Process.ConsoleSize; b != nil {
 		sio.resize(uint16(b.Height), uint16(b.Width))
 	}
@@ -170,7 +180,9 @@ func (s *server) reap() {
 	st, err := s.init.Wait()
 	code := exitCode(st, err)
 	s.io.drain(2 * time.Second)
-	exit := &ExitStatus{Code: code, ExitedAt: time.Now().UTC()}
+	s.mu.Lock()
+	exit := &ExitStatus{Code: code, ExitedAt: time.Now().UTC(), OOMKilled: s.oom}
+	s.mu.Unlock()
 	if b, err := json.Marshal(exit); err == nil {
 		tmp := filepath.Join(s.bundle, ExitFile+".tmp")
 		if os.WriteFile(tmp, b, 0o600) == nil {

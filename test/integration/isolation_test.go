@@ -5,6 +5,7 @@ package integration
 import (
 	"os"
 	"strings"
+	"time"
 	"testing"
 
 	"github.com/berthproject/berth/internal/testutil"
@@ -98,4 +99,23 @@ func hostCapBnd(t *testing.T) string {
 	}
 	t.Fatal("no CapBnd")
 	return ""
+}
+
+func TestOOMKilledIsRecorded(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	res := d.Berth("run", "--name", "hog", "--memory", "16m", "--memory-swap", "16m", "busybox", "sh", "-c", "head -c 200m /dev/zero | tail")
+	if res.Code != 137 {
+		t.Fatalf("memory hog: %s", res)
+	}
+	if st := d.Must("inspect", "-f", "{{.State.OOMKilled}}", "hog"); st != "true" {
+		t.Fatalf("OOMKilled = %s", st)
+	}
+	if ev := d.Must("events", "--since", "0", "--until", time.Now().Add(time.Second).Format(time.RFC3339Nano), "--filter", "event=oom", "--format", "{{.Action}} {{.Actor.Attributes.name}}"); ev != "oom hog" {
+		t.Fatalf("oom event: %q", ev)
+	}
+	d.Must("run", "--name", "fine", "--memory", "16m", "busybox", "true")
+	if st := d.Must("inspect", "-f", "{{.State.OOMKilled}}", "fine"); st != "false" {
+		t.Fatalf("OOMKilled for a container that was not killed: %s", st)
+	}
 }
