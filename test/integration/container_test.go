@@ -285,3 +285,25 @@ func TestRunInitReapsAndForwardsSignals(t *testing.T) {
 		t.Fatalf("stop took %s: the signal did not reach the command", time.Since(start))
 	}
 }
+
+func TestStartAttachAndImageStopSignal(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	d.Must("create", "--name", "sa", "busybox", "sh", "-c", "echo attached-out; exit 6")
+	res := d.Berth("start", "-a", "sa")
+	if res.Code != 6 || res.Stdout != "attached-out\n" {
+		t.Fatalf("start -a: %s", res)
+	}
+	res = d.BerthIn("via start -i\n", "start", "-a", "-i", d.Must("create", "-i", "busybox", "cat"))
+	if res.Code != 0 || res.Stdout != "via start -i\n" {
+		t.Fatalf("start -a -i: %s", res)
+	}
+	// STOPSIGNAL in the image is what stop sends.
+	tarball := filepath.Join(d.Root, "busybox.tar")
+	d.Must("import", "--change", "STOPSIGNAL SIGUSR1", "--change", `CMD ["sh"]`, tarball, "usr1box")
+	d.Must("run", "-d", "--name", "sig", "usr1box", "sh", "-c", "trap 'exit 42' USR1; while true; do sleep 0.1; done")
+	d.Must("stop", "-t", "5", "sig")
+	if code := d.Must("inspect", "-f", "{{.State.ExitCode}}", "sig"); code != "42" {
+		t.Fatalf("the image's STOPSIGNAL was not used: exit %s", code)
+	}
+}

@@ -357,7 +357,9 @@ func newCreateCommand(c *cli.CLI) *cobra.Command {
 		Short: "Create a new container",
 		Args:  cli.RequiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, hc, err := f.config(cmd.Flags(), args, false)
+			// As docker's CLI: create -i attaches stdin once, as run -i does;
+			// only run -d detaches.
+			cfg, hc, err := f.config(cmd.Flags(), args, true)
 			if err != nil {
 				return err
 			}
