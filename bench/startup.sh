@@ -30,13 +30,21 @@ else
 fi
 dpid=$(ss -xlpn | awk -v s="$sock" '$5==s' | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
 idle_rss=$(rss "$dpid"); idle_pss=$(pss "$dpid")
+spare=$(pgrep -f -P "$dpid" "berth shim --spare" | head -1)
+[ -n "$spare" ] && spare_mem="$(rss "$spare") / $(pss "$spare")"
 ids=()
 for i in $(seq "$n"); do ids+=("$(berth run -d busybox sleep 600)"); done
 sleep 1
 shim_pss=0
-for s in $(pgrep -f "berth shim"); do shim_pss=$((shim_pss + $(pss "$s"))); done
+# Container shims are the daemon's children that listen on a socket (the
+# spare does not listen yet).
+listening=" $(ss -xlpn | grep -o 'berth",pid=[0-9]*' | cut -d= -f2 | sort -u | tr '\n' ' ') "
+for s in $(pgrep -P "$dpid"); do
+	case "$listening" in *" $s "*) shim_pss=$((shim_pss + $(pss "$s"))) ;; esac
+done
 busy_pss=$(pss "$dpid")
 per=$(( (shim_pss + busy_pss - idle_pss) / n ))
 berth rm -f "${ids[@]}" >/dev/null
 echo "| daemon idle RSS (kB) | $idle_rss | | |"
+[ -n "${spare_mem:-}" ] && echo "| spare shim kept ready by the idle daemon, RSS / PSS (kB) | $spare_mem | | |"
 echo "| PSS per running container, $n running (kB, daemon share + shim) | $per | | |"

@@ -11,12 +11,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/berthproject/berth/internal/shim"
 )
@@ -26,6 +28,15 @@ import (
 type Runtime struct {
 	execRoot string
 	binary   string
+
+	// spare is a shim started ahead of need (exec and Go start-up are
+	// off a container start's critical path); nil while one is made.
+	mu    sync.Mutex
+	spare *spareShim
+}
+
+type spareShim struct {
+	ctl *os.File // our end of the socket on the spare's fd 3
 }
 
 // New returns a runtime that starts shims by running binary ("berth").
@@ -35,7 +46,54 @@ func New(execRoot, binary string) (*Runtime, error) {
 			return nil, err
 		}
 	}
-	return &Runtime{execRoot: execRoot, binary: binary}, nil
+	r := &Runtime{execRoot: execRoot, binary: binary}
+	go r.refill()
+	return r, nil
+}
+
+// shimCmd is the command line of a shim; extra is its fd 3.
+func (r *Runtime) shimCmd(arg string, extra *os.File) *exec.Cmd {
+	cmd := exec.Command(r.binary, "shim", arg)
+	cmd.ExtraFiles = []*os.File{extra}
+	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "GOGC=50", "GOMAXPROCS=1"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives the daemon
+	return cmd
+}
+
+// refill starts a spare shim if there is none.
+func (r *Runtime) refill() {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	ours, theirs := os.NewFile(uintptr(fds[0]), "spare-ctl"), os.NewFile(uintptr(fds[1]), "spare-ctl")
+	cmd := r.shimCmd(shim.SpareFlag, theirs)
+	cmd.Dir = "/"
+	err = cmd.Start()
+	theirs.Close()
+	if err != nil {
+		ours.Close()
+		return
+	}
+	go cmd.Wait() // reap it while we live
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.spare != nil { // lost a race: one is enough
+		ours.Close() // the extra spare sees EOF and exits
+		return
+	}
+	r.spare = &spareShim{ctl: ours}
+}
+
+// takeSpare hands out the spare shim, if any. The next one is made after
+// the container's process is released (Task.Start), not while the start
+// competes for the CPUs.
+func (r *Runtime) takeSpare() *spareShim {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sp := r.spare
+	r.spare = nil
+	return sp
 }
 
 // CreateOpts describe a container to create.
@@ -54,6 +112,7 @@ type Task struct {
 	ID     string
 	Bundle string
 	client shim.Client
+	refill func() // set when this task used up the spare shim
 }
 
 func (r *Runtime) bundle(id string) string { return filepath.Join(r.execRoot, "containers", id) }
@@ -89,36 +148,54 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (*Task, error) {
 	if err := os.WriteFile(filepath.Join(t.Bundle, shim.OptionsFile), optsJSON, 0o600); err != nil {
 		return nil, err
 	}
-	logf, err := os.OpenFile(filepath.Join(t.Bundle, shim.LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	ready, usedSpare, err := r.startShim(t.Bundle)
 	if err != nil {
 		return nil, err
 	}
-	defer logf.Close()
-	readyR, readyW, err := os.Pipe()
-	if err != nil {
-		return nil, err
+	defer ready.Close()
+	if usedSpare {
+		t.refill = r.refill
 	}
-	defer readyR.Close()
-	cmd := exec.Command(r.binary, "shim", t.Bundle)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.ExtraFiles = []*os.File{readyW}
-	cmd.Dir = t.Bundle
-	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "GOGC=50", "GOMAXPROCS=1"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		readyW.Close()
-		return nil, fmt.Errorf("start shim: %w", err)
-	}
-	readyW.Close()
-	go cmd.Wait() // reap it while we live; after that init adopts it
 	var resp shim.Response
-	if err := json.NewDecoder(readyR).Decode(&resp); err != nil {
+	if err := json.NewDecoder(ready).Decode(&resp); err != nil {
 		return nil, fmt.Errorf("shim exited before creating the container (see %s): %w", filepath.Join(t.Bundle, shim.LogFile), err)
 	}
 	if resp.Error != "" {
 		return nil, errors.New(resp.Error)
 	}
 	return t, nil
+}
+
+// startShim gets a shim working on bundle, the spare if there is one,
+// and returns where its ready answer comes.
+func (r *Runtime) startShim(bundle string) (ready *os.File, usedSpare bool, err error) {
+	if sp := r.takeSpare(); sp != nil {
+		if _, err := sp.ctl.Write([]byte(bundle + "\n")); err == nil {
+			return sp.ctl, true, nil
+		}
+		sp.ctl.Close() // it died: start one the slow way
+		go r.refill()
+	}
+	logf, err := os.OpenFile(filepath.Join(bundle, shim.LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, false, err
+	}
+	defer logf.Close()
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return nil, false, err
+	}
+	cmd := r.shimCmd(bundle, readyW)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Dir = bundle
+	err = cmd.Start()
+	readyW.Close()
+	if err != nil {
+		readyR.Close()
+		return nil, false, fmt.Errorf("start shim: %w", err)
+	}
+	go cmd.Wait() // reap it while we live; after that init adopts it
+	return readyR, false, nil
 }
 
 // Delete removes the bundle of a container whose shim has exited.
@@ -139,6 +216,9 @@ func (r *Runtime) Bundles() []string {
 
 // Start releases the container's process.
 func (t *Task) Start() (int, error) {
+	if t.refill != nil {
+		defer func() { go t.refill() }()
+	}
 	resp, err := t.client.Call(shim.Request{Op: "start"})
 	if err != nil {
 		return 0, err

@@ -26,6 +26,9 @@ type Options struct {
 	StdinOnce   bool
 }
 
+// SpareFlag starts a shim that waits for its bundle (see Main).
+const SpareFlag = "--spare"
+
 // Files in the bundle directory.
 const (
 	OptionsFile = "shim.json"

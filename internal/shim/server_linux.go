@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -30,13 +31,30 @@ import (
 // Main runs a shim for the bundle directory given as the only argument.
 // File descriptor 3 is the ready pipe: the shim writes one JSON Response
 // there once the container is created (or has failed) and closes it.
+//
+// With --spare instead of a bundle, the shim is started ahead of need: it
+// waits for a bundle path (one line) on fd 3, a socket, answers there,
+// and exits quietly if the socket closes first (the daemon went away).
 func Main(args []string) int {
 	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "usage: berth shim BUNDLE")
+		fmt.Fprintln(os.Stderr, "usage: berth shim BUNDLE|--spare")
 		return 2
 	}
 	ready := os.NewFile(3, "ready")
-	s, err := newServer(args[0])
+	bundle := args[0]
+	if bundle == SpareFlag {
+		line, err := bufio.NewReader(ready).ReadString('\n')
+		if err != nil {
+			return 0
+		}
+		bundle = strings.TrimSuffix(line, "\n")
+		if logf, err := os.OpenFile(filepath.Join(bundle, LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
+			_ = unix.Dup2(int(logf.Fd()), 1)
+			_ = unix.Dup2(int(logf.Fd()), 2)
+			logf.Close()
+		}
+	}
+	s, err := newServer(bundle)
 	if err == nil {
 		err = s.create()
 	}

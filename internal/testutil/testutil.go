@@ -332,3 +332,33 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 	}
 	t.Fatalf("timed out after %s waiting for %s", timeout, what)
 }
+
+// Shims returns the PIDs of shims serving containers of this daemon: the
+// processes holding a socket under <exec-root>/s/. (A shim that started
+// as the spare keeps "--spare" in its command line, so that does not tell.)
+func (d *Daemon) Shims() []int {
+	b, _ := os.ReadFile("/proc/net/unix")
+	inodes := map[string]bool{}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 8 && strings.HasPrefix(f[7], filepath.Join(d.ExecRoot, "s")+"/") {
+			inodes["socket:["+f[6]+"]"] = true
+		}
+	}
+	var pids []int
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		fds, _ := os.ReadDir(filepath.Join("/proc", p.Name(), "fd"))
+		for _, fd := range fds {
+			if link, _ := os.Readlink(filepath.Join("/proc", p.Name(), "fd", fd.Name())); inodes[link] {
+				pids = append(pids, pid)
+				break
+			}
+		}
+	}
+	return pids
+}

@@ -251,9 +251,7 @@ func TestNoLeftoversAfterRemove(t *testing.T) {
 	if m := testutil.Mounts(d.Root); len(m) != 0 {
 		t.Fatalf("mounts left after rm -f: %v", m)
 	}
-	testutil.Eventually(t, 5*time.Second, "shims to exit", func() bool {
-		return testutil.Run(t, "", nil, "pgrep", "-f", "berth shim "+d.ExecRoot).Stdout == ""
-	})
+	testutil.Eventually(t, 5*time.Second, "shims to exit", func() bool { return len(d.Shims()) == 0 })
 	for _, id := range ids {
 		for _, pattern := range []string{"/sys/fs/cgroup/*/berth/" + id, "/sys/fs/cgroup/berth/" + id} {
 			if left, _ := filepath.Glob(pattern); len(left) > 0 {

@@ -27,8 +27,8 @@ func TestDaemonKillKeepsContainersRunning(t *testing.T) {
 	d.Must("run", "-d", "--name", "quitter", "busybox", "sh", "-c", "sleep 1; echo bye; exit 42")
 	d.Kill()
 	time.Sleep(1500 * time.Millisecond) // quitter exits while no daemon runs
-	if res := testutil.Run(t, "", nil, "pgrep", "-fc", "berth shim "+d.ExecRoot); strings.TrimSpace(res.Stdout) != fmt.Sprint(n) {
-		t.Fatalf("want %d shims alive without the daemon, got %q", n, res.Stdout)
+	if shims := d.Shims(); len(shims) != n {
+		t.Fatalf("want %d shims alive without the daemon, got %v", n, shims)
 	}
 	d.Start()
 	running := strings.Fields(d.Must("ps", "-q"))
