@@ -5,8 +5,8 @@ package integration
 import (
 	"os"
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/berthproject/berth/internal/testutil"
 )
