@@ -80,6 +80,18 @@ func (s *Service) Restore() error {
 				toRestart = append(toRestart, e)
 			}
 		default:
+			// As Docker: at daemon start, "always" containers start again
+			// even if stopped by hand; "unless-stopped" ones unless they were.
+			if r.State.Status == "exited" && !r.State.FinishedAt.IsZero() {
+				switch r.HostConfig.RestartPolicy.Name {
+				case "always":
+					toRestart = append(toRestart, e)
+				case "unless-stopped":
+					if !r.ManualStop {
+						toRestart = append(toRestart, e)
+					}
+				}
+			}
 			// A shim may run for a container recorded as not running: the
 			// daemon died between creating it and recording the start.
 			task := s.rt.Task(r.ID)
@@ -116,6 +128,7 @@ func (s *Service) Restore() error {
 		}
 	}
 	for _, e := range toRestart {
+		e.rec.ManualStop = false
 		go func() {
 			if err := s.start(context.Background(), e); err != nil {
 				slog.Error("restart container after daemon restart", "id", e.rec.ID, "err", err)

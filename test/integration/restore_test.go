@@ -78,3 +78,25 @@ func TestDaemonKillKeepsContainersRunning(t *testing.T) {
 		t.Fatalf("still running after stop: %q", out)
 	}
 }
+
+// TestDaemonRestartAppliesRestartPolicies: after a daemon restart, an
+// "always" container starts again even if it was stopped by hand, an
+// "unless-stopped" one only if it was not, and "no" stays down.
+func TestDaemonRestartAppliesRestartPolicies(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	for _, c := range []struct{ name, policy string }{{"alw", "always"}, {"uns", "unless-stopped"}, {"non", "no"}} {
+		d.Must("run", "-d", "--name", c.name, "--restart", c.policy, "busybox", "sleep", "600")
+		d.Must("stop", "-t", "0", c.name)
+	}
+	d.Stop()
+	d.Start()
+	testutil.Eventually(t, 10*time.Second, "the always container to start", func() bool {
+		return d.Must("inspect", "-f", "{{.State.Running}}", "alw") == "true"
+	})
+	for _, name := range []string{"uns", "non"} {
+		if st := d.Must("inspect", "-f", "{{.State.Running}}", name); st != "false" {
+			t.Errorf("%s started after a daemon restart", name)
+		}
+	}
+}
