@@ -510,6 +510,24 @@ func (s *Service) remove(e *entry, force bool) error {
 	return nil
 }
 
+// Prune removes every container that is not running and returns their IDs.
+func (s *Service) Prune() ([]string, error) {
+	var deleted []string
+	for _, r := range s.List() {
+		if r.Running() || r.State.Status == "removing" {
+			continue
+		}
+		if err := s.Remove(r.ID, false); err != nil {
+			if errdefs.IsNotFound(err) || errdefs.IsConflict(err) {
+				continue // removed or started meanwhile
+			}
+			return deleted, err
+		}
+		deleted = append(deleted, r.ID)
+	}
+	return deleted, nil
+}
+
 // Wait blocks until the condition holds: "not-running" (default),
 // "next-exit" or "removed". ready is called once the waiter is
 // registered, so a caller can send headers before the container starts.

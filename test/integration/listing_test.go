@@ -51,6 +51,12 @@ func TestPsFiltersAndFormats(t *testing.T) {
 	if out := d.Must("ps", "--format", "{{json .}}"); !strings.Contains(out, `"Names":"up1"`) {
 		t.Errorf("json format: %q", out)
 	}
+	if out := d.Must("container", "prune", "-f"); strings.Count(out, "\n") < 3 {
+		t.Errorf("container prune: %q", out)
+	}
+	if out := d.Must("ps", "-a", "--format", "{{.Names}}"); out != "up1" {
+		t.Errorf("prune must keep only the running container, left %q", out)
+	}
 }
 
 func TestImagesFiltersAndPrune(t *testing.T) {

@@ -70,16 +70,14 @@ func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (rt *Router) prune(w http.ResponseWriter, r *http.Request) error {
-	report := container.PruneReport{ContainersDeleted: []string{}}
-	for _, rec := range rt.b.List() {
-		if rec.Running() {
-			continue
-		}
-		if err := rt.b.Remove(rec.ID, false); err == nil {
-			report.ContainersDeleted = append(report.ContainersDeleted, rec.ID)
-		}
+	deleted, err := rt.b.Prune()
+	if err != nil {
+		return err
 	}
-	httputil.WriteJSON(w, http.StatusOK, report)
+	if deleted == nil {
+		deleted = []string{}
+	}
+	httputil.WriteJSON(w, http.StatusOK, container.PruneReport{ContainersDeleted: deleted})
 	return nil
 }
 

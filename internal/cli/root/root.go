@@ -36,6 +36,7 @@ func Main(args []string) int {
 	rootCmd.AddCommand(ctrs...)
 	group := &cobra.Command{Use: "container", Short: "Manage containers"}
 	group.AddCommand(container.Commands(c)...)
+	group.AddCommand(container.GroupCommands(c)...)
 	group.AddCommand(&cobra.Command{Use: "inspect CONTAINER [CONTAINER...]", Short: "Display detailed information on one or more containers",
 		Args: cli.RequiresMinArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := c.Client(cmd.Context())
