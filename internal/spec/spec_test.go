@@ -1,6 +1,7 @@
 package spec
 
 import (
+	goruntime "runtime"
 	"slices"
 	"testing"
 
@@ -49,6 +50,10 @@ func TestGenerate(t *testing.T) {
 		}},
 		{"default seccomp and masks", container.HostConfig{}, container.Config{}, func(s *specs.Spec) bool {
 			return s.Linux.Seccomp != nil && s.Linux.Seccomp.DefaultAction == specs.ActErrno && slices.Contains(s.Linux.MaskedPaths, "/proc/kcore") && slices.Contains(s.Linux.ReadonlyPaths, "/proc/sys")
+		}},
+		{"seccomp without the x32 ABI", container.HostConfig{}, container.Config{}, func(s *specs.Spec) bool {
+			a := s.Linux.Seccomp.Architectures
+			return !slices.Contains(a, specs.ArchX32) && (goruntime.GOARCH != "amd64" || slices.Contains(a, specs.ArchX86_64) && slices.Contains(a, specs.ArchX86))
 		}},
 		{"seccomp unconfined", container.HostConfig{SecurityOpt: []string{"seccomp=unconfined"}}, container.Config{}, func(s *specs.Spec) bool { return s.Linux.Seccomp == nil }},
 		{"no-new-privileges", container.HostConfig{SecurityOpt: []string{"no-new-privileges"}}, container.Config{}, func(s *specs.Spec) bool { return s.Process.NoNewPrivileges }},
