@@ -80,7 +80,7 @@ func TestDetachKeysLeaveTheContainerRunning(t *testing.T) {
 	// Type like a user: after the CLI has put the terminal in raw mode
 	// (before that the tty's flow control would eat ctrl-q).
 	typed := func(cmd string, inputs ...string) testutil.Result {
-		feed := "sleep 1"
+		feed := "sleep 2" // the CLI must have put the terminal in raw mode
 		for _, in := range inputs {
 			feed += "; printf '" + in + "'; sleep 0.7"
 		}
