@@ -43,7 +43,18 @@ var (
 	buildErr  error
 )
 
-// Binary builds berth (with seccomp support) once per test process.
+// Main runs a test package's tests and then removes the berth binary
+// Binary built for them. Use it from TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+// Binary builds berth (with seccomp support) once per test process; the
+// package's TestMain must call Main so the build is removed afterwards.
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
