@@ -19,16 +19,6 @@ const (
 	Zstd
 )
 
-func (c Compression) String() string {
-	switch c {
-	case Gzip:
-		return "gzip"
-	case Zstd:
-		return "zstd"
-	}
-	return "none"
-}
-
 var (
 	gzipMagic = []byte{0x1f, 0x8b}
 	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -188,12 +187,6 @@ func (f *Format) Flush() error {
 		return f.tw.Flush()
 	}
 	return nil
-}
-
-// HomeConfigDir is ~/.docker (for config.json).
-func HomeConfigDir() string {
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, ".docker")
 }
 
 // ExitCode maps an error to the CLI's exit status and message.

@@ -147,7 +147,7 @@ func (s *Service) buildSpec(rec *Record, rootfs string) (*specs.Spec, error) {
 		env = append(env, "HOSTNAME="+rec.Config.Hostname)
 	}
 	return spec.Generate(spec.Input{
-		ID: rec.ID, Config: rec.Config, HostConfig: rec.HostConfig, Rootfs: rootfs,
+		Config: rec.Config, HostConfig: rec.HostConfig, Rootfs: rootfs,
 		Args: append([]string{rec.Path}, rec.Args...), Env: env,
 		UID: uid, GID: gid, Groups: groups, EtcFiles: etc,
 		CgroupsPath: "/berth/" + rec.ID, HostCapabilities: s.hostCaps,

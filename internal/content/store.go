@@ -74,18 +74,6 @@ func (s *Store) ReadAll(d digest.Digest) ([]byte, error) {
 	return io.ReadAll(f)
 }
 
-// Size returns the size of blob d.
-func (s *Store) Size(d digest.Digest) (int64, error) {
-	fi, err := os.Stat(s.Path(d))
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, errdefs.ErrNotFound.WithMessage("blob " + d.String())
-	}
-	if err != nil {
-		return 0, err
-	}
-	return fi.Size(), nil
-}
-
 // Delete removes blob d; a missing blob is not an error.
 func (s *Store) Delete(d digest.Digest) error {
 	err := os.Remove(s.Path(d))

@@ -421,11 +421,6 @@ func (s *Service) writeLayer(tw *tar.Writer, name string, blob digest.Digest, wr
 	return size, err
 }
 
-// History returns the image's history entries, newest first.
-func (s *Service) History(ref string) (*Image, error) {
-	return s.Get(ref)
-}
-
 // HelloWorldRef is the reference of the built-in image.
 const HelloWorldRef = "docker.io/library/hello-world:latest"
 

@@ -23,7 +23,6 @@ func (s *Store) PrepareRW(id string) error {
 	return nil
 }
 
-// RWDiff is the directory holding what container id changed.
 func (s *Store) RWDiff(id string) string { return filepath.Join(s.rwDir(id), "diff") }
 
 // Mount mounts container id's filesystem (its read-write layer over the

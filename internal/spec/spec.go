@@ -52,7 +52,6 @@ var (
 // Input is everything Generate needs; the caller resolves names (user,
 // paths) before calling.
 type Input struct {
-	ID         string
 	Config     *container.Config
 	HostConfig *container.HostConfig
 	Rootfs     string   // mounted root filesystem

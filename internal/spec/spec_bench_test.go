@@ -11,7 +11,7 @@ import (
 func BenchmarkGenerate(b *testing.B) {
 	cfg, hc := &container.Config{Tty: true}, &container.HostConfig{}
 	for b.Loop() {
-		if _, err := Generate(Input{ID: "x", Config: cfg, HostConfig: hc, Rootfs: "/r", Args: []string{"sh"}}); err != nil {
+		if _, err := Generate(Input{Config: cfg, HostConfig: hc, Rootfs: "/r", Args: []string{"sh"}}); err != nil {
 			b.Fatal(err)
 		}
 	}

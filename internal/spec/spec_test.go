@@ -11,7 +11,7 @@ import (
 
 func gen(t *testing.T, hc container.HostConfig, cfg container.Config) *specs.Spec {
 	t.Helper()
-	s, err := Generate(Input{ID: "x", Config: &cfg, HostConfig: &hc, Rootfs: "/r", Args: []string{"sh"}})
+	s, err := Generate(Input{Config: &cfg, HostConfig: &hc, Rootfs: "/r", Args: []string{"sh"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -272,7 +272,7 @@ func (d *Daemon) cleanup() {
 	}
 	time.Sleep(100 * time.Millisecond)
 	unmountUnder(d.Root)
-	removeCgroups(filepath.Base(d.Root), d.ExecRoot)
+	removeCgroups(d.ExecRoot)
 	_ = os.RemoveAll(d.Root)
 }
 
@@ -303,7 +303,7 @@ func unmountUnder(root string) {
 }
 
 // removeCgroups removes the berth cgroups of containers this daemon ran.
-func removeCgroups(_ string, execRoot string) {
+func removeCgroups(execRoot string) {
 	ids, _ := os.ReadDir(filepath.Join(execRoot, "containers"))
 	var names []string
 	for _, id := range ids {

@@ -35,8 +35,3 @@ type Backend interface {
 	ExecInspect(id string) (ctr.ExecInfo, error)
 	ExecResize(id string, h, w uint16) error
 }
-
-// ImageNames gives the familiar tags of an image ID (for ps and inspect).
-type ImageNames interface {
-	FirstTag(id string) string
-}

@@ -54,10 +54,5 @@ func WriteError(w http.ResponseWriter, err error) {
 		w.WriteHeader(status)
 		return
 	}
-	WriteJSON(w, status, map[string]string{"message": Message(err)})
-}
-
-// Message is the user-facing text of err, without errdefs' kind prefix.
-func Message(err error) string {
-	return err.Error()
+	WriteJSON(w, status, map[string]string{"message": err.Error()})
 }

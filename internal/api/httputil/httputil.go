@@ -171,12 +171,6 @@ type JSONError struct {
 	Message string `json:"message"`
 }
 
-// StreamError is the JSON message for an error found mid-stream: both
-// fields, as docker-py reads "error" and the CLI "errorDetail".
-func StreamError(err error) JSONMessage {
-	return JSONMessage{Error: err.Error(), ErrorDetail: &JSONError{Message: err.Error()}}
-}
-
 // ParseTime reads a timestamp as Docker's API takes them: seconds with an
 // optional fraction ("1700000000.5") or RFC 3339. Empty is the zero time.
 func ParseTime(s string) (time.Time, error) {
