@@ -320,19 +320,7 @@ func (s *Service) execProcess(rec Record, cfg ExecConfig) (*specs.Process, error
 	if cfg.ConsoleSize != nil && cfg.ConsoleSize[0] > 0 {
 		p.ConsoleSize = &specs.Box{Height: cfg.ConsoleSize[0], Width: cfg.ConsoleSize[1]}
 	}
-	env := append([]string{}, p.Env...)
-	for _, kv := range cfg.Env {
-		k, _, _ := strings.Cut(kv, "=")
-		replaced := false
-		for i, e := range env {
-			if ek, _, _ := strings.Cut(e, "="); ek == k {
-				env[i], replaced = kv, true
-			}
-		}
-		if !replaced {
-			env = append(env, kv)
-		}
-	}
+	env := mergeEnv(p.Env, cfg.Env)
 	if cfg.Tty && !hasEnv(env, "TERM") {
 		env = append(env, "TERM=xterm")
 	}

@@ -341,26 +341,8 @@ func mergeImageConfig(cfg *container.Config, img dockerspec.DockerOCIImageConfig
 	} else if len(c.Entrypoint) == 0 && cfg.Entrypoint == nil {
 		c.Entrypoint = img.Entrypoint
 	}
-	env := append([]string{}, img.Env...)
-	for _, kv := range c.Env {
-		k, _, _ := strings.Cut(kv, "=")
-		replaced := false
-		for i, e := range env {
-			if ek, _, _ := strings.Cut(e, "="); ek == k {
-				env[i], replaced = kv, true
-			}
-		}
-		if !replaced {
-			env = append(env, kv)
-		}
-	}
-	hasPath := false
-	for _, e := range env {
-		if strings.HasPrefix(e, "PATH=") {
-			hasPath = true
-		}
-	}
-	if !hasPath {
+	env := mergeEnv(img.Env, c.Env)
+	if !hasEnv(env, "PATH") {
 		env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
 	}
 	c.Env = env
@@ -386,6 +368,24 @@ func mergeImageConfig(cfg *container.Config, img dockerspec.DockerOCIImageConfig
 		c.Healthcheck = &hc
 	}
 	return &c
+}
+
+// mergeEnv returns base with over's KEY=VALUE entries replacing or added.
+func mergeEnv(base, over []string) []string {
+	env := append([]string{}, base...)
+	for _, kv := range over {
+		k, _, _ := strings.Cut(kv, "=")
+		replaced := false
+		for i, e := range env {
+			if ek, _, _ := strings.Cut(e, "="); ek == k {
+				env[i], replaced = kv, true
+			}
+		}
+		if !replaced {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // writeEtcFiles writes the container's hostname, hosts and resolv.conf.
