@@ -2,6 +2,7 @@ package image
 
 import (
 	"archive/tar"
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -444,7 +445,7 @@ func (s *Service) Pull(ref string) (digest.Digest, error) {
 	cfg := platformConfig(hello.Created)
 	cfg.Config.Cmd = []string{"/hello"}
 	cfg.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-	nl, err := s.ingestLayer("", strings.NewReader(string(rootfs)), "")
+	nl, err := s.ingestLayer("", bytes.NewReader(rootfs), "")
 	if err != nil {
 		return "", err
 	}
