@@ -4,7 +4,6 @@ package integration
 
 import (
 	"archive/tar"
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,39 +12,18 @@ import (
 	"github.com/berthproject/berth/internal/testutil"
 )
 
-func writeTar(t *testing.T, entries []tar.Header, contents map[string]string) string {
-	t.Helper()
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	for _, h := range entries {
-		h := h
-		body := contents[h.Name]
-		h.Size = int64(len(body))
-		if h.Mode == 0 {
-			h.Mode = 0o644
-		}
-		if err := tw.WriteHeader(&h); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write([]byte(body))
-	}
-	tw.Close()
-	p := filepath.Join(t.TempDir(), "layer.tar")
-	os.WriteFile(p, b.Bytes(), 0o644)
-	return p
-}
-
 func TestImportCannotEscapeItsRoot(t *testing.T) {
 	d := testutil.StartDaemon(t)
 	victim := filepath.Join(t.TempDir(), "victim")
-	evil := writeTar(t, []tar.Header{
-		{Name: "../../../../../../" + victim, Typeflag: tar.TypeReg},
-		{Name: "link", Typeflag: tar.TypeSymlink, Linkname: filepath.Dir(victim)},
-		{Name: "link/victim2", Typeflag: tar.TypeReg},
-		{Name: "abs", Typeflag: tar.TypeSymlink, Linkname: "/"},
-		{Name: "abs" + victim + "3", Typeflag: tar.TypeReg},
-		{Name: "hard", Typeflag: tar.TypeLink, Linkname: "../../../../etc/hostname"},
-	}, map[string]string{})
+	evil := filepath.Join(t.TempDir(), "evil.tar")
+	os.WriteFile(evil, layerTar(t, []file{
+		{name: "../../../../../../" + victim, typ: tar.TypeReg},
+		{name: "link", typ: tar.TypeSymlink, link: filepath.Dir(victim)},
+		{name: "link/victim2", typ: tar.TypeReg},
+		{name: "abs", typ: tar.TypeSymlink, link: "/"},
+		{name: "abs" + victim + "3", typ: tar.TypeReg},
+		{name: "hard", typ: tar.TypeLink, link: "../../../../etc/hostname"},
+	}), 0o644)
 	d.Berth("import", evil, "evil") // it may fail or succeed; nothing may land outside
 	for _, p := range []string{victim, filepath.Join(filepath.Dir(victim), "victim2"), victim + "3"} {
 		if _, err := os.Stat(p); err == nil {

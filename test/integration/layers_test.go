@@ -16,9 +16,11 @@ import (
 	"github.com/berthproject/berth/internal/testutil"
 )
 
+// file is one entry of a test tar: a body for regular files, a target
+// for links.
 type file struct {
-	name, body string
-	typ        byte
+	name, body, link string
+	typ              byte
 }
 
 func layerTar(t *testing.T, files []file) []byte {
@@ -26,7 +28,7 @@ func layerTar(t *testing.T, files []file) []byte {
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
 	for _, f := range files {
-		h := &tar.Header{Name: f.name, Typeflag: f.typ, Mode: 0o644, Size: int64(len(f.body))}
+		h := &tar.Header{Name: f.name, Typeflag: f.typ, Mode: 0o644, Size: int64(len(f.body)), Linkname: f.link}
 		if f.typ == tar.TypeDir {
 			h.Mode, h.Size = 0o755, 0
 		}
@@ -83,13 +85,13 @@ func TestLayersWithWhiteoutsAndSharing(t *testing.T) {
 		t.Fatal(err)
 	}
 	l2 := layerTar(t, []file{
-		{"data/", "", tar.TypeDir}, {"data/keep", "k", tar.TypeReg}, {"data/gone", "g", tar.TypeReg},
-		{"opq/", "", tar.TypeDir}, {"opq/old", "o", tar.TypeReg},
+		{name: "data/", typ: tar.TypeDir}, {name: "data/keep", body: "k", typ: tar.TypeReg}, {name: "data/gone", body: "g", typ: tar.TypeReg},
+		{name: "opq/", typ: tar.TypeDir}, {name: "opq/old", body: "o", typ: tar.TypeReg},
 	})
 	l3 := layerTar(t, []file{
-		{"data/.wh.gone", "", tar.TypeReg},
-		{"opq/", "", tar.TypeDir}, {"opq/.wh..wh..opq", "", tar.TypeReg}, {"opq/new", "n", tar.TypeReg},
-		{"etc/.wh.group", "", tar.TypeReg},
+		{name: "data/.wh.gone", typ: tar.TypeReg},
+		{name: "opq/", typ: tar.TypeDir}, {name: "opq/.wh..wh..opq", typ: tar.TypeReg}, {name: "opq/new", body: "n", typ: tar.TypeReg},
+		{name: "etc/.wh.group", typ: tar.TypeReg},
 	})
 	d.Must("load", "-i", dockerArchive(t, base, [][]byte{l2, l3}, "layered:1"))
 	out := d.Must("run", "--rm", "layered:1", "sh", "-c", "ls /data; ls /opq; ls /etc/group 2>&1 || true")
