@@ -43,6 +43,7 @@ func Main(args []string) int {
 	ready := os.NewFile(3, "ready")
 	bundle := args[0]
 	if bundle == SpareFlag {
+		go warmUp()
 		line, err := bufio.NewReader(ready).ReadString('\n')
 		if err != nil {
 			return 0
@@ -69,9 +70,10 @@ func Main(args []string) int {
 	json.NewEncoder(ready).Encode(Response{Pid: s.initPid})
 	ready.Close()
 	// The spec, the seccomp profile and libcontainer's setup are garbage
-	// now; a shim lives as long as its container, so give the memory back.
+	// now; a shim lives as long as its container, so give the memory back,
+	// a little later: not while the container is being started.
 	s.spec = nil
-	debug.FreeOSMemory()
+	time.AfterFunc(time.Second, debug.FreeOSMemory)
 	s.serve()
 	return 0
 }

@@ -1,0 +1,75 @@
+package shim
+
+import (
+	"encoding/json"
+	"io"
+
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// warmUp runs, in a spare shim waiting for its bundle, the code a
+// container's creation runs: the JSON decoding of a spec, its conversion
+// to libcontainer's configuration and that configuration's encoding (what
+// libcontainer sends to its init). A fresh Go process pays for building
+// encoding/json's per-type codecs and for faulting in this code the first
+// time; a spare pays it before a container waits on it. The spec is a
+// made-up one that reaches every type a real one uses.
+func warmUp() {
+	var limit int64 = 1 << 20
+	sp := &specs.Spec{
+		Version:  specs.Version,
+		Hostname: "warm",
+		Root:     &specs.Root{Path: "/", Readonly: true},
+		Process: &specs.Process{
+			Terminal: true, ConsoleSize: &specs.Box{Height: 1, Width: 1},
+			User: specs.User{UID: 1, GID: 1, AdditionalGids: []uint32{1}},
+			Args: []string{"true"}, Env: []string{"A=b"}, Cwd: "/",
+			Capabilities: &specs.LinuxCapabilities{
+				Bounding: []string{"CAP_CHOWN"}, Effective: []string{"CAP_CHOWN"},
+				Permitted: []string{"CAP_CHOWN"},
+			},
+			Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}},
+			NoNewPrivileges: true,
+		},
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=755"}},
+		},
+		Linux: &specs.Linux{
+			Namespaces: []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.MountNamespace},
+				{Type: specs.NetworkNamespace}, {Type: specs.UTSNamespace}, {Type: specs.IPCNamespace}},
+			Resources: &specs.LinuxResources{
+				Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
+				Memory:  &specs.LinuxMemory{Limit: &limit, Swap: &limit},
+				Pids:    &specs.LinuxPids{Limit: &limit},
+				CPU:     &specs.LinuxCPU{Cpus: "0"},
+			},
+			CgroupsPath: "/berth-warm-up",
+			Seccomp: &specs.LinuxSeccomp{
+				DefaultAction: specs.ActErrno, Architectures: []specs.Arch{specs.ArchX86_64},
+				Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActAllow,
+					Args: []specs.LinuxSeccompArg{{Index: 0, Value: 1, Op: specs.OpEqualTo}}}},
+			},
+			MaskedPaths:   []string{"/proc/kcore"},
+			ReadonlyPaths: []string{"/proc/sys"},
+			Sysctl:        map[string]string{"net.ipv4.ip_forward": "0"},
+		},
+	}
+	sp.Process.OOMScoreAdj = new(int)
+	b, err := json.Marshal(sp)
+	if err != nil {
+		return
+	}
+	var back specs.Spec
+	if json.Unmarshal(b, &back) != nil {
+		return
+	}
+	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{CgroupName: "warm-up", Spec: &back})
+	if err != nil {
+		return
+	}
+	_ = json.NewEncoder(io.Discard).Encode(cfg)
+	var o Options
+	_ = json.Unmarshal([]byte(`{"ID":"x"}`), &o)
+}
