@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs the Debian packages berth needs to build (libseccomp headers for
 # the seccomp filter) and, with "test", to run its tests (busybox-static for
-# the test image; the docker CLI if none is installed). Skips what is there.
+# the test image; the docker CLI if none is installed) and, with "bench", to
+# run the benchmarks (Debian's docker.io for a real dockerd to compare with,
+# debootstrap for the Debian image). Skips what is there.
 set -eu
 need=""
 dpkg -s libseccomp-dev >/dev/null 2>&1 || need="$need libseccomp-dev"
@@ -11,6 +13,11 @@ if [ "${1:-}" = test ]; then
 	dpkg -s busybox-static >/dev/null 2>&1 || need="$need busybox-static"
 	command -v docker >/dev/null 2>&1 || need="$need docker.io"
 	command -v script >/dev/null 2>&1 || need="$need bsdutils"
+fi
+if [ "${1:-}" = bench ]; then
+	dpkg -s busybox-static >/dev/null 2>&1 || need="$need busybox-static"
+	command -v dockerd >/dev/null 2>&1 || need="$need docker.io"
+	command -v debootstrap >/dev/null 2>&1 || need="$need debootstrap"
 fi
 if [ -n "$need" ]; then
 	echo "installing:$need" >&2
