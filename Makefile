@@ -2,14 +2,11 @@
 # `make test`: install test dependencies and run every test (root).
 # `make bench`: measure berth and a real dockerd side by side (root).
 
-GO_TAGS := seccomp,netgo,osusergo
-GO_LDFLAGS := -extldflags=-static
-
 .PHONY: build hello test bench busybox clean
 
 build:
 	./hack/deps.sh
-	go build -tags $(GO_TAGS) -ldflags "$(GO_LDFLAGS)" -o berth ./cmd/berth
+	./hack/build.sh berth
 
 hello: build
 	./berth run --rm hello-world
@@ -25,4 +22,4 @@ busybox: build
 	./hack/busybox-image.sh | ./berth import --change 'CMD ["sh"]' - busybox
 
 clean:
-	rm -f berth
+	rm -f berth internal/shimbin/berth-shim.bin

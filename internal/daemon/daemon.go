@@ -30,6 +30,7 @@ import (
 	"github.com/berthproject/berth/internal/image"
 	"github.com/berthproject/berth/internal/layer"
 	"github.com/berthproject/berth/internal/runtime"
+	"github.com/berthproject/berth/internal/shimbin"
 )
 
 // Version is the engine version, set at build time.
@@ -179,7 +180,18 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	rt, err := runtime.New(cfg.ExecRoot, self)
+	// Shims run the program embedded for them if there is one (see
+	// internal/shimbin), else this binary.
+	shimExe := self
+	shimProgram, err := shimbin.Open(cfg.ExecRoot)
+	if err != nil {
+		return fmt.Errorf("shim program: %w", err)
+	}
+	if shimProgram != nil {
+		defer shimProgram.Close() // open as long as shims are started
+		shimExe = fmt.Sprintf("/proc/self/fd/%d", shimProgram.Fd())
+	}
+	rt, err := runtime.New(cfg.ExecRoot, shimExe)
 	if err != nil {
 		return err
 	}

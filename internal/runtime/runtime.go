@@ -54,6 +54,7 @@ func New(execRoot, binary string) (*Runtime, error) {
 // shimCmd is the command line of a shim; extra is its fd 3.
 func (r *Runtime) shimCmd(arg string, extra *os.File) *exec.Cmd {
 	cmd := exec.Command(r.binary, "shim", arg)
+	cmd.Args[0] = "berth-shim" // binary may be /proc/self/fd/N
 	cmd.ExtraFiles = []*os.File{extra}
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "GOGC=50", "GOMAXPROCS=1"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives the daemon

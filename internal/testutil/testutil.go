@@ -64,11 +64,12 @@ func Binary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "berth")
-		// Static, as `make` builds it, so it can serve as the init of run --init.
-		cmd := exec.Command("go", "build", "-tags", "seccomp,netgo,osusergo", "-ldflags", "-extldflags=-static", "-o", binPath, "./cmd/berth")
+		// As `make build` builds it: static (it serves as the init of
+		// run --init), with the shim program embedded.
+		cmd := exec.Command("./hack/build.sh", binPath)
 		cmd.Dir = RepoRoot()
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf("hack/build.sh: %v\n%s", err, out)
 		}
 	})
 	if buildErr != nil {

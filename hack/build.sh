@@ -1,0 +1,16 @@
+#!/bin/sh
+# Builds berth as `make build` does: static (so it can be any container's
+# --init), with seccomp, and with the shim program (cmd/berth-shim) embedded.
+# Usage: hack/build.sh OUTPUT
+set -eu
+out=${1:-berth}
+cd "$(dirname "$0")/.."
+tags=seccomp,netgo,osusergo
+ldflags=-extldflags=-static
+# Built to a private name and renamed: concurrent builds (test packages)
+# never embed a half-written file.
+tmp=internal/shimbin/berth-shim.bin.$$
+trap 'rm -f "$tmp"' EXIT
+go build -tags "$tags" -ldflags "$ldflags" -o "$tmp" ./cmd/berth-shim
+mv -f "$tmp" internal/shimbin/berth-shim.bin
+go build -tags "$tags,shimembed" -ldflags "$ldflags" -o "$out" ./cmd/berth
