@@ -350,9 +350,9 @@ func header(ctx context.Context, o options, b, d *engine) (string, error) {
 	mem := memTotal()
 	fmt.Fprintf(&sb, "- date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&sb, "- machine: %s, %d CPUs, %d GiB RAM, %s\n", strings.TrimSpace(string(uname)), runtime.NumCPU(), mem>>20, cgroupLayout())
-	bv, _ := b.do(ctx, "version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})")
+	bv, _ := exec.CommandContext(ctx, b.cli, "--version").Output()
 	rev, _ := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
-	fmt.Fprintf(&sb, "- berth: %s, commit %s\n", strings.TrimSpace(bv), strings.TrimSpace(string(rev)))
+	fmt.Fprintf(&sb, "- berth: %s, commit %s\n", strings.TrimSpace(string(bv)), strings.TrimSpace(string(rev)))
 	if d != nil {
 		dv, _ := d.do(ctx, "version", "--format", "server {{.Server.Version}} (API {{.Server.APIVersion}}), CLI {{.Client.Version}}")
 		fmt.Fprintf(&sb, "- Docker: %s\n", strings.TrimSpace(dv))
