@@ -6,13 +6,27 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // Path is where the init is mounted inside containers.
 const Path = "/sbin/berth-init"
+
+// early receives every signal from the moment this package initialises
+// when the process is berth-init. As PID 1 of its namespace it would lose
+// a signal (a quick `stop`) that arrives before it has a handler, and in
+// the whole berth binary main runs only after every package has
+// initialised (~15 ms). This package depends on the standard library only
+// (not even x/sys), so Go initialises it among the first.
+var early chan os.Signal
+
+func init() {
+	if filepath.Base(os.Args[0]) == filepath.Base(Path) {
+		early = make(chan os.Signal, 64)
+		signal.Notify(early)
+	}
+}
 
 // Main runs `berth-init [--] CMD [ARG...]` and returns the exit code.
 func Main(args []string) int {
@@ -23,8 +37,11 @@ func Main(args []string) int {
 		fmt.Fprintln(os.Stderr, "berth-init: no command given")
 		return 2
 	}
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs)
+	sigs := early
+	if sigs == nil { // not started as berth-init
+		sigs = make(chan os.Signal, 64)
+		signal.Notify(sigs)
+	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -45,8 +62,8 @@ func Main(args []string) int {
 		}
 		// Reap everything that exited; stop when the command itself has.
 		for {
-			var ws unix.WaitStatus
-			pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+			var ws syscall.WaitStatus
+			pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
 			if pid <= 0 || err != nil {
 				break
 			}
