@@ -9,6 +9,22 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
+// newWriter opens a store in a temporary directory and starts an ingest,
+// aborted when the test ends.
+func newWriter(t *testing.T) (*Store, *Writer) {
+	t.Helper()
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.Writer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Abort)
+	return s, w
+}
+
 func ingests(t *testing.T, s *Store) int {
 	t.Helper()
 	e, err := os.ReadDir(s.ingestDir())
@@ -19,17 +35,9 @@ func ingests(t *testing.T, s *Store) int {
 }
 
 func TestWriterCommitsWhatWasWritten(t *testing.T) {
-	s, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, w := newWriter(t)
 	data := bytes.Repeat([]byte("0123456789abcdef"), 100_000) // 1.6 MB, many chunks
 	want := digest.FromBytes(data)
-	w, err := s.Writer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Abort()
 	for off := 0; off < len(data); off += 4096 + 7 {
 		end := min(off+4096+7, len(data))
 		if n, err := w.Write(data[off:end]); err != nil || n != end-off {
@@ -53,15 +61,7 @@ func TestWriterCommitsWhatWasWritten(t *testing.T) {
 }
 
 func TestWriterRefusesAMismatchAndLeavesNothing(t *testing.T) {
-	s, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := s.Writer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Abort()
+	s, w := newWriter(t)
 	_, _ = w.Write([]byte("hello"))
 	other := digest.FromString("something else")
 	if _, err := w.Commit(other); !errdefs.IsInvalidArgument(err) {
@@ -79,15 +79,7 @@ func TestWriterRefusesAMismatchAndLeavesNothing(t *testing.T) {
 }
 
 func TestWriterReportsAFailedWrite(t *testing.T) {
-	s, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := s.Writer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Abort()
+	s, w := newWriter(t)
 	w.f.Close() // every write to the ingest file fails now
 	_, _ = w.Write([]byte("lost"))
 	if _, err := w.Commit(""); err == nil {

@@ -23,9 +23,14 @@ var early chan os.Signal
 
 func init() {
 	if filepath.Base(os.Args[0]) == filepath.Base(Path) {
-		early = make(chan os.Signal, 64)
-		signal.Notify(early)
+		early = notifyAll()
 	}
+}
+
+func notifyAll() chan os.Signal {
+	c := make(chan os.Signal, 64)
+	signal.Notify(c)
+	return c
 }
 
 // Main runs `berth-init [--] CMD [ARG...]` and returns the exit code.
@@ -39,8 +44,7 @@ func Main(args []string) int {
 	}
 	sigs := early
 	if sigs == nil { // not started as berth-init
-		sigs = make(chan os.Signal, 64)
-		signal.Notify(sigs)
+		sigs = notifyAll()
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr

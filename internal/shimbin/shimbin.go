@@ -33,6 +33,3 @@ func release(b []byte) {
 		_, _, _ = unix.Syscall(unix.SYS_MADVISE, first, end-first, unix.MADV_DONTNEED)
 	}
 }
-
-// Embedded reports whether this berth carries its own shim program.
-func Embedded() bool { return len(program) > 0 }
