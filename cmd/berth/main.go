@@ -15,6 +15,7 @@ import (
 	"github.com/berthproject/berth/internal/cli/root"
 	"github.com/berthproject/berth/internal/daemon"
 	"github.com/berthproject/berth/internal/initproc"
+	"github.com/berthproject/berth/internal/registry"
 	"github.com/berthproject/berth/internal/shim"
 )
 
@@ -30,6 +31,8 @@ func main() {
 			os.Exit(shim.Main(os.Args[2:]))
 		case "daemon":
 			os.Exit(daemon.Main(os.Args[2:]))
+		case "registry":
+			os.Exit(registry.Main(os.Args[2:]))
 		}
 	}
 	os.Exit(root.Main(os.Args[1:]))

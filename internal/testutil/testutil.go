@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -373,4 +374,48 @@ func (d *Daemon) Shims() []int {
 		}
 	}
 	return pids
+}
+
+// Registry is a `berth registry serve` started for one test.
+type Registry struct {
+	Addr string // host:port on loopback
+	Root string
+	cmd  *exec.Cmd
+}
+
+// StartRegistry starts `berth registry serve` on a free loopback port with
+// a private root, plus extra flags, and stops it when the test ends.
+func StartRegistry(t testing.TB, extra ...string) *Registry {
+	t.Helper()
+	bin := Binary(t)
+	r := &Registry{Root: t.TempDir(), Addr: "127.0.0.1:" + strconv.Itoa(FreePort(t))}
+	args := append([]string{"registry", "serve", "--root", r.Root, "--addr", r.Addr, "--log-level", "warn"}, extra...)
+	r.cmd = exec.Command(bin, args...)
+	r.cmd.Stderr = os.Stderr
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = r.cmd.Process.Signal(syscall.SIGTERM)
+		_ = r.cmd.Wait()
+	})
+	Eventually(t, 10*time.Second, "registry listening on "+r.Addr, func() bool {
+		c, err := net.Dial("tcp", r.Addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	return r
+}
+
+// FreePort returns a TCP port on loopback nobody listens on right now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

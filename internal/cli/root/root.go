@@ -54,6 +54,8 @@ func Main(args []string) int {
 	rootCmd.AddCommand(system.Commands(c, Version)...)
 	rootCmd.AddCommand(&cobra.Command{Use: "daemon [OPTIONS]", Short: "Run the berth daemon (flags: --data-root, --exec-root, -H, --log-level)",
 		DisableFlagParsing: true, RunE: func(*cobra.Command, []string) error { return nil }})
+	rootCmd.AddCommand(&cobra.Command{Use: "registry serve|gc [OPTIONS]", Short: "Run berth's own image registry (serve: --root, --addr, --tls-cert/--tls-key, --htpasswd, --read-only; gc: --root, --grace, --dry-run)",
+		DisableFlagParsing: true, RunE: func(*cobra.Command, []string) error { return nil }})
 	rootCmd.SetArgs(args)
 	err := rootCmd.ExecuteContext(context.Background())
 	if err == nil {
