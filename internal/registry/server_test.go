@@ -69,7 +69,6 @@ func pushImage(t *testing.T, base, repo, tag string) (layer, config, manifest di
 	return layer, config, digest.FromBytes(mb)
 }
 
-
 func TestErrors(t *testing.T) {
 	_, hs := newServer(t)
 	pushImage(t, hs.URL, "team/app", "v1")

@@ -15,9 +15,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/opencontainers/go-digest"
 	_ "crypto/sha256" // digest algorithms the store accepts
 	_ "crypto/sha512"
+	"github.com/opencontainers/go-digest"
 )
 
 // Store is the registry's state on disk under one root:
@@ -68,7 +68,9 @@ func (s *Store) blobPath(d digest.Digest) string {
 	return filepath.Join(s.root, "blobs", string(d.Algorithm()), d.Encoded())
 }
 
-func (s *Store) repoDir(repo string) string { return filepath.Join(s.root, "repos", filepath.FromSlash(repo)) }
+func (s *Store) repoDir(repo string) string {
+	return filepath.Join(s.root, "repos", filepath.FromSlash(repo))
+}
 
 func (s *Store) linkPath(repo, kind string, d digest.Digest) string {
 	return filepath.Join(s.repoDir(repo), kind, string(d.Algorithm()), d.Encoded())
