@@ -16,6 +16,8 @@ import (
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/jsonmessage"
+	"github.com/moby/term"
 	"github.com/spf13/cobra"
 )
 
@@ -228,37 +230,21 @@ func RequiresExactArgs(n int) func(cmd *cobra.Command, args []string) error {
 	}
 }
 
-// PrintJSONMessages renders a JSON message stream (pull, load) as text
-// and returns the first error message in it.
+// PrintJSONMessages renders a JSON message stream (pull, push, load) as
+// the docker CLI does: progress bars on a terminal, lines otherwise. It
+// returns the first error message in the stream.
 func PrintJSONMessages(r io.Reader, w io.Writer) error {
-	dec := json.NewDecoder(r)
-	for {
-		var m struct {
-			Stream, Status, ID, Error string
-			ErrorDetail               *struct{ Message string } `json:"errorDetail"`
-		}
-		if err := dec.Decode(&m); err != nil {
-			if err == io.EOF {
-				return nil
-			}
-			return err
-		}
-		if m.ErrorDetail != nil || m.Error != "" {
-			msg := m.Error
-			if m.ErrorDetail != nil && m.ErrorDetail.Message != "" {
-				msg = m.ErrorDetail.Message
-			}
-			return errors.New(msg)
-		}
-		switch {
-		case m.Stream != "":
-			fmt.Fprint(w, m.Stream)
-		case m.ID != "":
-			fmt.Fprintf(w, "%s: %s\n", m.ID, m.Status)
-		case m.Status != "":
-			fmt.Fprintln(w, m.Status)
-		}
+	var fd uintptr
+	isTerm := false
+	if f, ok := w.(*os.File); ok {
+		fd, isTerm = term.GetFdInfo(f)
 	}
+	err := jsonmessage.DisplayJSONMessagesStream(r, w, fd, isTerm, nil)
+	var jerr *jsonmessage.JSONError
+	if errors.As(err, &jerr) {
+		return errors.New(jerr.Message)
+	}
+	return err
 }
 
 // NewTable returns a tab writer aligned as docker's tables are.

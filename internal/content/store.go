@@ -122,6 +122,10 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// Name is the ingest file's path while the ingest is in progress; an
+// open descriptor of it stays valid after Commit renames the file.
+func (w *Writer) Name() string { return w.f.Name() }
+
 // Size is the number of bytes written so far.
 func (w *Writer) Size() int64 { return w.size }
 

@@ -42,6 +42,10 @@ type Config struct {
 	ExecRoot string   `json:"exec-root"`
 	Hosts    []string `json:"hosts"`
 	LogLevel string   `json:"log-level"`
+	// InsecureRegistries may be reached over plain HTTP (host[:port] or CIDR).
+	InsecureRegistries []string `json:"insecure-registries"`
+	// RegistryMirrors are tried before Docker Hub for Hub images.
+	RegistryMirrors []string `json:"registry-mirrors"`
 }
 
 // DefaultSocket is where the daemon listens unless told otherwise.
@@ -56,6 +60,8 @@ func Main(args []string) int {
 	execRoot := fs.String("exec-root", "", "root directory of runtime state (default /run/berth)")
 	hosts := fs.StringArrayP("host", "H", nil, "socket to listen on (unix://PATH)")
 	logLevel := fs.String("log-level", "", `log level ("debug"|"info"|"warn"|"error")`)
+	insecure := fs.StringArray("insecure-registry", nil, "registry (host[:port] or CIDR) that may be reached over plain HTTP")
+	mirrors := fs.StringArray("registry-mirror", nil, "registry mirror for Docker Hub images (URL)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0
@@ -84,6 +90,8 @@ func Main(args []string) int {
 	if *logLevel != "" {
 		cfg.LogLevel = *logLevel
 	}
+	cfg.InsecureRegistries = append(cfg.InsecureRegistries, *insecure...)
+	cfg.RegistryMirrors = append(cfg.RegistryMirrors, *mirrors...)
 	if len(cfg.Hosts) == 0 {
 		cfg.Hosts = []string{"unix://" + DefaultSocket}
 	}
@@ -206,6 +214,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	images.InUse = containers.ImageInUse
+	images.Registries = image.Registries{Insecure: cfg.InsecureRegistries, Mirrors: cfg.RegistryMirrors}
 	if err := containers.Restore(); err != nil {
 		return fmt.Errorf("restore containers: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/distribution/reference"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -425,17 +426,10 @@ func (s *Service) writeLayer(tw *tar.Writer, name string, blob digest.Digest, wr
 // HelloWorldRef is the reference of the built-in image.
 const HelloWorldRef = "docker.io/library/hello-world:latest"
 
-// Pull fetches ref. Until the registry client lands, the only image that
-// can be pulled is the built-in hello-world, made from a program inside
-// berth; anything else is NotFound with Docker's wording.
-func (s *Service) Pull(ref string) (digest.Digest, error) {
-	named, err := NormalizeRef(ref)
-	if err != nil {
-		return "", err
-	}
-	if named.String() != HelloWorldRef {
-		return "", errdefs.ErrNotFound.WithMessage(fmt.Sprintf("pull access denied for %s, repository does not exist or may require 'docker login': this berth cannot reach registries yet (only the built-in hello-world image can be pulled)", FamiliarRef(named.String())))
-	}
+// pullHelloWorld makes the built-in hello-world image from a program
+// inside berth, so `run hello-world` works with no registry.
+func (s *Service) pullHelloWorld(named reference.Named, progress ProgressFunc) (digest.Digest, error) {
+	progress(Progress{ID: "latest", Status: "Pulling from " + reference.FamiliarName(named)})
 	s.gcMu.RLock()
 	defer s.gcMu.RUnlock()
 	rootfs, err := hello.RootfsTar()
@@ -453,6 +447,8 @@ func (s *Service) Pull(ref string) (digest.Digest, error) {
 	cfg.History = []ocispec.History{{Created: cfg.Created, CreatedBy: "berth built-in hello-world"}}
 	id, err := s.commit(cfg, []newLayer{nl}, []string{named.String()})
 	if err == nil {
+		progress(Progress{Status: "Digest: " + id.String()})
+		progress(Progress{Status: "Status: Downloaded newer image for " + FamiliarRef(named.String())})
 		s.publish("pull", id.String(), named.String())
 	}
 	return id, err

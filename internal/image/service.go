@@ -23,7 +23,7 @@ import (
 )
 
 // Buckets are the bbolt buckets this package owns.
-var Buckets = []string{"images", "tags"}
+var Buckets = []string{"images", "tags", "leases", "sources"}
 
 // Image is what the service knows of one image.
 type Image struct {
@@ -68,6 +68,8 @@ type Service struct {
 	InUse func(id digest.Digest) bool
 	// Publish receives image events; wired by the daemon. May be nil.
 	Publish func(Event)
+	// Registries says how to reach registries; set by the daemon.
+	Registries Registries
 
 	mu sync.Mutex // serializes writers (tagging, removal)
 	// gcMu is held shared by ingests (import, load) and exclusively by
@@ -306,9 +308,16 @@ func (s *Service) commitRaw(id digest.Digest, cfgJSON []byte, layers []newLayer,
 	if err != nil {
 		return "", err
 	}
+	return id, s.record(id, manDigest, size, tags...)
+}
+
+// record adds image id (config and manifest already stored) to the
+// images bucket, unless it is there, and points tags at it, in one
+// transaction.
+func (s *Service) record(id, manDigest digest.Digest, size int64, tags ...string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
 		images := tx.Bucket([]byte("images"))
 		if images.Get([]byte(id)) == nil {
 			rec, _ := json.Marshal(record{Manifest: manDigest, Size: size, Added: time.Now().UTC()})
@@ -323,7 +332,6 @@ func (s *Service) commitRaw(id digest.Digest, cfgJSON []byte, layers []newLayer,
 		}
 		return nil
 	})
-	return id, err
 }
 
 // platformConfig is a fresh config for this machine.
@@ -518,19 +526,20 @@ func (s *Service) gcLocked() error {
 	if err != nil {
 		return err
 	}
+	leased := s.leased() // what a pull in flight, or an interrupted one, holds
 	chains, err := s.layers.Walk()
 	if err != nil {
 		return err
 	}
 	for _, c := range chains {
-		if !usedChains[c] {
+		if !usedChains[c] && !leased[c] {
 			if err := s.layers.Remove(c); err != nil {
 				return err
 			}
 		}
 	}
 	return s.content.Walk(func(d digest.Digest) error {
-		if !usedBlobs[d] {
+		if !usedBlobs[d] && !leased[d] {
 			return s.content.Delete(d)
 		}
 		return nil

@@ -2,7 +2,6 @@ package images
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -30,6 +29,7 @@ func (rt *Router) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /images/load", httputil.Handle(rt.load))
 	mux.HandleFunc("GET /images/get", httputil.Handle(rt.save))
 	mux.HandleFunc("POST /images/prune", httputil.Handle(rt.prune))
+	mux.HandleFunc("POST /auth", httputil.Handle(rt.login))
 	mux.HandleFunc("/images/{rest...}", httputil.Handle(rt.dispatch))
 }
 
@@ -55,7 +55,7 @@ func (rt *Router) dispatch(w http.ResponseWriter, r *http.Request) error {
 	case r.Method == http.MethodPost && verb == "tag":
 		return rt.tag(w, r, name)
 	case r.Method == http.MethodPost && verb == "push":
-		return errdefs.ErrNotImplemented.WithMessage("push is not implemented yet in berth (the registry client is a later issue)")
+		return rt.push(w, r, name)
 	}
 	return errdefs.ErrNotFound.WithMessage("page not found")
 }
@@ -267,23 +267,7 @@ func (rt *Router) create(w http.ResponseWriter, r *http.Request) error {
 			from += ":" + tag
 		}
 	}
-	named, err := image.NormalizeRef(from)
-	if err != nil {
-		return err
-	}
-	id, err := rt.b.Pull(named.String())
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	enc := json.NewEncoder(w)
-	fam := image.FamiliarRef(named.String())
-	tag := fam[strings.LastIndex(fam, ":")+1:]
-	enc.Encode(httputil.JSONMessage{Status: "Pulling from " + reference.FamiliarName(named), ID: tag})
-	enc.Encode(httputil.JSONMessage{Status: "Digest: " + id.String()})
-	enc.Encode(httputil.JSONMessage{Status: fmt.Sprintf("Status: Downloaded newer image for %s", fam)})
-	return nil
+	return rt.pull(w, r, from)
 }
 
 func (rt *Router) load(w http.ResponseWriter, r *http.Request) error {

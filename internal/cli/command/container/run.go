@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/berthproject/berth/internal/cli"
+	registrycmd "github.com/berthproject/berth/internal/cli/command/registry"
 )
 
 // createFlags are the flags run and create share.
@@ -210,7 +211,11 @@ func createContainer(ctx context.Context, c *cli.CLI, cl *client.Client, cfg *co
 	resp, err := cl.ContainerCreate(ctx, cfg, hc, nc, nil, name)
 	if err != nil && errdefsNotFound(err) && strings.Contains(err.Error(), "No such image") {
 		fmt.Fprintf(c.Err, "Unable to find image '%s' locally\n", cfg.Image)
-		rc, perr := cl.ImagePull(ctx, cfg.Image, image.PullOptions{})
+		auth, perr := registrycmd.EncodedAuth(cfg.Image)
+		if perr != nil {
+			return "", perr
+		}
+		rc, perr := cl.ImagePull(ctx, cfg.Image, image.PullOptions{RegistryAuth: auth})
 		if perr != nil {
 			return "", perr
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berthproject/berth/internal/cli"
+	registrycmd "github.com/berthproject/berth/internal/cli/command/registry"
 )
 
 type imageRow struct {
@@ -346,7 +347,9 @@ func newHistoryCommand(c *cli.CLI) *cobra.Command {
 }
 
 func newPullCommand(c *cli.CLI) *cobra.Command {
-	return &cobra.Command{
+	var platform string
+	var quiet bool
+	cmd := &cobra.Command{
 		Use:   "pull [OPTIONS] NAME[:TAG|@DIGEST]",
 		Short: "Download an image from a registry",
 		Args:  cli.RequiresExactArgs(1),
@@ -355,14 +358,55 @@ func newPullCommand(c *cli.CLI) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rc, err := cl.ImagePull(cmd.Context(), args[0], image.PullOptions{})
+			auth, err := registrycmd.EncodedAuth(args[0])
+			if err != nil {
+				return err
+			}
+			rc, err := cl.ImagePull(cmd.Context(), args[0], image.PullOptions{RegistryAuth: auth, Platform: platform})
 			if err != nil {
 				return err
 			}
 			defer rc.Close()
+			if quiet {
+				return cli.PrintJSONMessages(rc, io.Discard)
+			}
 			return cli.PrintJSONMessages(rc, c.Out)
 		},
 	}
+	cmd.Flags().StringVar(&platform, "platform", "", "Pull the image for this platform (os[/arch[/variant]])")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Suppress verbose output")
+	return cmd
+}
+
+func newPushCommand(c *cli.CLI) *cobra.Command {
+	var all, quiet bool
+	cmd := &cobra.Command{
+		Use:   "push [OPTIONS] NAME[:TAG]",
+		Short: "Upload an image to a registry",
+		Args:  cli.RequiresExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.Client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			auth, err := registrycmd.EncodedAuth(args[0])
+			if err != nil {
+				return err
+			}
+			rc, err := cl.ImagePush(cmd.Context(), args[0], image.PushOptions{RegistryAuth: auth, All: all})
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			if quiet {
+				return cli.PrintJSONMessages(rc, io.Discard)
+			}
+			return cli.PrintJSONMessages(rc, c.Out)
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all-tags", "a", false, "Push all tags of the repository")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Suppress verbose output")
+	return cmd
 }
 
 func newPruneCommand(c *cli.CLI) *cobra.Command {
@@ -433,7 +477,7 @@ func Commands(c *cli.CLI) []*cobra.Command {
 	rm := newRmiCommand(c)
 	rm.Use = "rm [OPTIONS] IMAGE [IMAGE...]"
 	group.AddCommand(ls, newImportCommand(c), newLoadCommand(c), newSaveCommand(c), newTagCommand(c), rm,
-		newHistoryCommand(c), newPullCommand(c), newPruneCommand(c), newInspectCommand(c))
+		newHistoryCommand(c), newPullCommand(c), newPushCommand(c), newPruneCommand(c), newInspectCommand(c))
 	return []*cobra.Command{group, newImagesCommand(c), newImportCommand(c), newLoadCommand(c), newSaveCommand(c),
-		newTagCommand(c), newRmiCommand(c), newHistoryCommand(c), newPullCommand(c)}
+		newTagCommand(c), newRmiCommand(c), newHistoryCommand(c), newPullCommand(c), newPushCommand(c)}
 }
