@@ -247,6 +247,17 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 		add(fmt.Sprintf("`run --rm debian true`, %d runs", o.runs), res)
+		for _, e := range engines { // so that pulls below find no layer in place
+			if _, err := e.do(ctx, "rmi", ref); err != nil {
+				return err
+			}
+		}
+		push, pull, err := pushPull(ctx, engines, berthBin, debTar, tmp, o.rounds)
+		if err != nil {
+			return err
+		}
+		add(fmt.Sprintf("`push` of that Debian image to a local registry (berth's), %d rounds", o.rounds), sums("s", push))
+		add(fmt.Sprintf("`pull` of it back after `rmi`, %d rounds", o.rounds), sums("s", pull))
 	}
 
 	table := render(rows)

@@ -64,3 +64,64 @@ func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
 	}
 	return io.NopCloser(br), c, nil
 }
+
+// ReadAhead reads r on a goroutine of its own, up to depth chunks ahead of
+// the consumer, so that decompression and extraction use two cores. Close
+// stops the goroutine (it also stops when r ends or fails).
+func ReadAhead(r io.Reader, chunk, depth int) io.ReadCloser {
+	ra := &readAhead{ch: make(chan []byte, depth), stop: make(chan struct{})}
+	go func() {
+		defer close(ra.ch)
+		for {
+			buf := make([]byte, chunk)
+			n, err := io.ReadFull(r, buf)
+			if n > 0 {
+				select {
+				case ra.ch <- buf[:n]:
+				case <-ra.stop:
+					return
+				}
+			}
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return
+			}
+			if err != nil {
+				ra.err = err
+				return
+			}
+		}
+	}()
+	return ra
+}
+
+type readAhead struct {
+	ch   chan []byte
+	cur  []byte
+	err  error // set before ch closes
+	stop chan struct{}
+	once bool
+}
+
+func (ra *readAhead) Read(p []byte) (int, error) {
+	for len(ra.cur) == 0 {
+		b, ok := <-ra.ch
+		if !ok {
+			if ra.err != nil {
+				return 0, ra.err
+			}
+			return 0, io.EOF
+		}
+		ra.cur = b
+	}
+	n := copy(p, ra.cur)
+	ra.cur = ra.cur[n:]
+	return n, nil
+}
+
+func (ra *readAhead) Close() error {
+	if !ra.once {
+		ra.once = true
+		close(ra.stop)
+	}
+	return nil
+}

@@ -38,6 +38,7 @@ func Extract(r io.Reader, root string, opts Options) (int64, error) {
 	tr := tar.NewReader(r)
 	var total int64
 	var dirs []*tar.Header
+	realDirs := map[string]bool{"/": true}
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -58,11 +59,20 @@ func Extract(r io.Reader, root string, opts Options) (int64, error) {
 		}
 		// Resolve the parent inside root (following symlinks only within
 		// root), then join the final component without following it.
-		parent, err := securejoin.SecureJoin(root, path.Dir(name))
-		if err != nil {
-			return total, fmt.Errorf("resolve %q: %w", hdr.Name, err)
+		// Directories this extraction made or found as real directories
+		// (no symlink on the way) need no resolving again.
+		dir := path.Dir(name)
+		parent := filepath.Join(root, dir)
+		if !realDirs[dir] {
+			parent, err = securejoin.SecureJoin(root, dir)
+			if err != nil {
+				return total, fmt.Errorf("resolve %q: %w", hdr.Name, err)
+			}
 		}
 		target := filepath.Join(parent, path.Base(name))
+		if realDirs[name] && hdr.Typeflag != tar.TypeDir {
+			clear(realDirs) // a directory is replaced: what was under it is gone
+		}
 		if opts.Filter != nil {
 			keep, err := opts.Filter(hdr, root, target)
 			if err != nil {
@@ -72,8 +82,13 @@ func Extract(r io.Reader, root string, opts Options) (int64, error) {
 				continue
 			}
 		}
-		if err := os.MkdirAll(parent, 0o755); err != nil {
-			return total, err
+		if !realDirs[dir] {
+			if err := os.MkdirAll(parent, 0o755); err != nil {
+				return total, err
+			}
+			if parent == filepath.Join(root, dir) {
+				realDirs[dir] = true
+			}
 		}
 		n, err := writeEntry(tr, hdr, root, target, opts)
 		total += n
@@ -84,6 +99,9 @@ func Extract(r io.Reader, root string, opts Options) (int64, error) {
 			h := *hdr
 			h.Name = target
 			dirs = append(dirs, &h)
+			if realDirs[dir] {
+				realDirs[name] = true // made by Mkdir, or a real directory kept
+			}
 		}
 	}
 	// Directory times last: writing into a directory changes its mtime.

@@ -113,10 +113,12 @@ func (s *Store) Apply(parent digest.Digest, r io.Reader, expectDiffID digest.Dig
 	if err := os.Mkdir(diff, 0o755); err != nil {
 		return Layer{}, err
 	}
-	dr, _, err := archive.Decompress(r)
+	zr, _, err := archive.Decompress(r)
 	if err != nil {
 		return Layer{}, fmt.Errorf("layer: %w", err)
 	}
+	defer zr.Close()
+	dr := archive.ReadAhead(zr, 256<<10, 16) // decompress on a second core
 	defer dr.Close()
 	h := sha256.New()
 	size, err := archive.Extract(io.TeeReader(dr, h), diff, archive.Options{Filter: whiteoutToOverlay})
