@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"sync"
 
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
@@ -79,6 +81,16 @@ func (s *Service) Push(ctx context.Context, ref, tag string, auth Auth, progress
 		}
 	default:
 		tags = []string{named.String()}
+	}
+	// Credentials are checked before the stream starts, so that a refusal
+	// is a real 401 (the docker CLI then asks for credentials).
+	refs, err := s.remoteRefs(reference.TrimNamed(named))
+	if err != nil {
+		return err
+	}
+	repo := refs[len(refs)-1].Context()
+	if err := remote.CheckPushPermission(repo.Tag("latest"), fixedKeychain{auth.authenticator()}, http.DefaultTransport); err != nil {
+		return errdefs.ErrUnauthenticated.WithMessage(fmt.Sprintf("push access to %s denied: %v", named.Name(), err))
 	}
 	progress(Progress{Status: "The push refers to repository [" + named.Name() + "]"})
 	for _, t := range tags {
@@ -180,6 +192,11 @@ func (s *Service) pushTag(ctx context.Context, tagged string, auth Auth, progres
 	s.publish("push", img.ID.String(), named.String())
 	return nil
 }
+
+// fixedKeychain hands out one authenticator for every registry.
+type fixedKeychain struct{ a authn.Authenticator }
+
+func (k fixedKeychain) Resolve(authn.Resource) (authn.Authenticator, error) { return k.a, nil }
 
 // manifestOf reads an image's stored manifest.
 func (s *Service) manifestOf(img *Image) (*storedManifest, []byte, error) {

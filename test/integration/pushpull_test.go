@@ -43,7 +43,7 @@ func TestPushPullLogin(t *testing.T) {
 	id := d.Must("image", "inspect", "-f", "{{.Id}}", "busybox")
 	d.Must("tag", "busybox", ref)
 
-	if res := berth("", "push", ref); res.Code == 0 || !strings.Contains(res.Stderr, "UNAUTHORIZED") {
+	if res := berth("", "push", ref); res.Code == 0 || !strings.Contains(res.Stderr, "push access to "+reg.Addr+"/team/bb denied") || strings.Contains(res.Stdout, "Preparing") {
 		t.Fatalf("push without login: %s", res)
 	}
 	if res := berth("wrong\n", "login", "-u", "bob", "--password-stdin", reg.Addr); res.Code == 0 {
