@@ -27,6 +27,7 @@ func TestRunHelloWorldWithoutRegistry(t *testing.T) {
 func TestRunPropagatesExitCode(t *testing.T) {
 	d := testutil.StartDaemon(t)
 	d.LoadBusybox()
+	reg := testutil.StartRegistry(t) // an empty registry: no network needed
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -42,7 +43,7 @@ func TestRunPropagatesExitCode(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			img := "busybox"
 			if tc.args == nil {
-				img = "nosuchimage"
+				img = reg.Addr + "/nosuchimage"
 			}
 			res := d.Berth(append([]string{"run", "--rm", img}, tc.args...)...)
 			if res.Code != tc.code || !strings.Contains(res.Stderr, tc.err) {
