@@ -10,6 +10,7 @@ import (
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
 	units "github.com/docker/go-units"
 	"github.com/moby/term"
 	"github.com/spf13/cobra"
@@ -354,23 +355,9 @@ func newPullCommand(c *cli.CLI) *cobra.Command {
 		Short: "Download an image from a registry",
 		Args:  cli.RequiresExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := c.Client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			auth, err := registrycmd.EncodedAuth(args[0])
-			if err != nil {
-				return err
-			}
-			rc, err := cl.ImagePull(cmd.Context(), args[0], image.PullOptions{RegistryAuth: auth, Platform: platform})
-			if err != nil {
-				return err
-			}
-			defer rc.Close()
-			if quiet {
-				return cli.PrintJSONMessages(rc, io.Discard)
-			}
-			return cli.PrintJSONMessages(rc, c.Out)
+			return withRegistry(c, cmd, args[0], quiet, func(cl *client.Client, auth string) (io.ReadCloser, error) {
+				return cl.ImagePull(cmd.Context(), args[0], image.PullOptions{RegistryAuth: auth, Platform: platform})
+			})
 		},
 	}
 	cmd.Flags().StringVar(&platform, "platform", "", "Pull the image for this platform (os[/arch[/variant]])")
@@ -385,28 +372,37 @@ func newPushCommand(c *cli.CLI) *cobra.Command {
 		Short: "Upload an image to a registry",
 		Args:  cli.RequiresExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := c.Client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			auth, err := registrycmd.EncodedAuth(args[0])
-			if err != nil {
-				return err
-			}
-			rc, err := cl.ImagePush(cmd.Context(), args[0], image.PushOptions{RegistryAuth: auth, All: all})
-			if err != nil {
-				return err
-			}
-			defer rc.Close()
-			if quiet {
-				return cli.PrintJSONMessages(rc, io.Discard)
-			}
-			return cli.PrintJSONMessages(rc, c.Out)
+			return withRegistry(c, cmd, args[0], quiet, func(cl *client.Client, auth string) (io.ReadCloser, error) {
+				return cl.ImagePush(cmd.Context(), args[0], image.PushOptions{RegistryAuth: auth, All: all})
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all-tags", "a", false, "Push all tags of the repository")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Suppress verbose output")
 	return cmd
+}
+
+// withRegistry runs a registry call (pull, push) for ref with the stored
+// credentials of ref's registry and shows its progress stream.
+func withRegistry(c *cli.CLI, cmd *cobra.Command, ref string, quiet bool, call func(cl *client.Client, auth string) (io.ReadCloser, error)) error {
+	cl, err := c.Client(cmd.Context())
+	if err != nil {
+		return err
+	}
+	auth, err := registrycmd.EncodedAuth(ref)
+	if err != nil {
+		return err
+	}
+	rc, err := call(cl, auth)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	out := c.Out
+	if quiet {
+		out = io.Discard
+	}
+	return cli.PrintJSONMessages(rc, out)
 }
 
 func newPruneCommand(c *cli.CLI) *cobra.Command {
