@@ -239,7 +239,7 @@ func (s *Service) Pull(ctx context.Context, ref, platform string, auth Auth, pro
 		}
 		return "", registryError(err, named, true)
 	}
-	id, err := s.pullImage(ctx, img, progress)
+	id, err := s.pullImage(ctx, cancel, img, progress)
 	if err != nil {
 		return "", registryError(err, named, true)
 	}
@@ -336,7 +336,10 @@ type download struct {
 }
 
 // pullImage stores img's blobs and layers and records the image.
-func (s *Service) pullImage(ctx context.Context, img v1.Image, progress ProgressFunc) (digest.Digest, error) {
+// cancel stops the downloads (their requests carry the context of the
+// remote options); it runs before waiting for them, so a failed unpack
+// does not wait for every download to end.
+func (s *Service) pullImage(ctx context.Context, cancel context.CancelFunc, img v1.Image, progress ProgressFunc) (digest.Digest, error) {
 	s.gcMu.RLock()
 	defer s.gcMu.RUnlock()
 	rawMan, err := img.RawManifest()
@@ -379,6 +382,7 @@ func (s *Service) pullImage(ctx context.Context, img v1.Image, progress Progress
 	sem := make(chan struct{}, 4)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	defer cancel()
 	for i, l := range mf.Layers {
 		bd := digest.Digest(l.Digest.String())
 		if bd.Validate() != nil {
