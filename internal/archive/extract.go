@@ -9,7 +9,9 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
@@ -37,7 +39,8 @@ type Options struct {
 func Extract(r io.Reader, root string, opts Options) (int64, error) {
 	tr := tar.NewReader(r)
 	var total int64
-	var dirs []*tar.Header
+	var dirs []*tar.Header    // directory entries, for their times at the end
+	dirAt := map[string]int{} // target → index in dirs
 	realDirs := map[string]bool{"/": true}
 	for {
 		hdr, err := tr.Next()
@@ -90,6 +93,10 @@ func Extract(r io.Reader, root string, opts Options) (int64, error) {
 				realDirs[dir] = true
 			}
 		}
+		if i, ok := dirAt[target]; ok && hdr.Typeflag != tar.TypeDir {
+			dirs[i] = nil // a directory replaced: its times no longer apply
+			delete(dirAt, target)
+		}
 		n, err := writeEntry(tr, hdr, root, target, opts)
 		total += n
 		if err != nil {
@@ -98,6 +105,7 @@ func Extract(r io.Reader, root string, opts Options) (int64, error) {
 		if hdr.Typeflag == tar.TypeDir {
 			h := *hdr
 			h.Name = target
+			dirAt[target] = len(dirs)
 			dirs = append(dirs, &h)
 			if realDirs[dir] {
 				realDirs[name] = true // made by Mkdir, or a real directory kept
@@ -106,53 +114,63 @@ func Extract(r io.Reader, root string, opts Options) (int64, error) {
 	}
 	// Directory times last: writing into a directory changes its mtime.
 	for _, h := range dirs {
+		if h == nil {
+			continue
+		}
 		p := h.Name
 		if p == "/" {
 			p = root
-			if err := os.Chmod(p, h.FileInfo().Mode().Perm()); err != nil {
+			if err := unix.Chmod(p, tarMode(h)&0o777); err != nil {
 				return total, err
 			}
 			if !opts.NoLchown {
 				_ = os.Lchown(p, h.Uid, h.Gid)
 			}
 		}
-		setTimes(p, h, false)
+		setTimes(p, h, true) // never through a symlink that replaced it
 	}
 	return total, nil
 }
 
+// replace runs mk; if something is in the way (EEXIST), it is removed
+// and mk runs again. Trying first saves a stat per entry: in a fresh
+// extraction nothing is ever in the way.
+func replace(target string, mk func() error) error {
+	err := mk()
+	if errors.Is(err, unix.EEXIST) {
+		if err := os.RemoveAll(target); err != nil {
+			return err
+		}
+		err = mk()
+	}
+	return err
+}
+
+// copyBufPool holds the buffers regular files are copied through.
+var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
+
 func writeEntry(tr *tar.Reader, hdr *tar.Header, root, target string, opts Options) (int64, error) {
-	mode := hdr.FileInfo().Mode()
-	// Replace whatever is there, unless both are directories.
-	if fi, err := os.Lstat(target); err == nil {
-		if !(fi.IsDir() && hdr.Typeflag == tar.TypeDir) {
-			if err := os.RemoveAll(target); err != nil {
-				return 0, err
+	switch hdr.Typeflag {
+	case tar.TypeReg, tar.TypeRegA:
+		return writeFile(tr, hdr, target, opts)
+	case tar.TypeDir:
+		err := unix.Mkdir(target, 0o755)
+		if errors.Is(err, unix.EEXIST) {
+			// Keep a directory that is there (its content stays);
+			// anything else is replaced.
+			if fi, lerr := os.Lstat(target); lerr == nil && !fi.IsDir() {
+				err = replace(target, func() error { return unix.Mkdir(target, 0o755) })
+			} else {
+				err = lerr
 			}
 		}
-	}
-	var n int64
-	switch hdr.Typeflag {
-	case tar.TypeDir:
-		if err := os.Mkdir(target, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-			return 0, err
-		}
-	case tar.TypeReg, tar.TypeRegA:
-		f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 		if err != nil {
 			return 0, err
-		}
-		n, err = io.Copy(f, tr)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return n, err
 		}
 	case tar.TypeSymlink:
 		// The link text is stored as-is; it is only ever resolved inside
 		// a root (by this package or by the container's mount namespace).
-		if err := os.Symlink(hdr.Linkname, target); err != nil {
+		if err := replace(target, func() error { return unix.Symlink(hdr.Linkname, target) }); err != nil {
 			return 0, err
 		}
 	case tar.TypeLink:
@@ -165,12 +183,12 @@ func writeEntry(tr *tar.Reader, hdr *tar.Header, root, target string, opts Optio
 		} else if fi.IsDir() {
 			return 0, fmt.Errorf("hard link target %q is a directory", hdr.Linkname)
 		}
-		if err := os.Link(src, target); err != nil {
-			return 0, err
+		if src == target {
+			return 0, nil // a link to itself: the file is there already
 		}
-		return 0, nil // a hard link shares its target's metadata
+		return 0, replace(target, func() error { return unix.Link(src, target) }) // shares its target's metadata
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-		m := uint32(mode.Perm())
+		m := uint32(hdr.Mode & 0o777)
 		switch hdr.Typeflag {
 		case tar.TypeChar:
 			m |= unix.S_IFCHR
@@ -179,7 +197,8 @@ func writeEntry(tr *tar.Reader, hdr *tar.Header, root, target string, opts Optio
 		default:
 			m |= unix.S_IFIFO
 		}
-		if err := unix.Mknod(target, m, int(unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor)))); err != nil {
+		dev := int(unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor)))
+		if err := replace(target, func() error { return unix.Mknod(target, m, dev) }); err != nil {
 			return 0, err
 		}
 	case tar.TypeXGlobalHeader:
@@ -187,56 +206,115 @@ func writeEntry(tr *tar.Reader, hdr *tar.Header, root, target string, opts Optio
 	default:
 		return 0, fmt.Errorf("unsupported tar entry type %q", hdr.Typeflag)
 	}
+	// Metadata by path for what has no open descriptor; none of these
+	// calls follows a symlink at target (symlinks get no chmod).
 	if !opts.NoLchown {
 		if err := os.Lchown(target, hdr.Uid, hdr.Gid); err != nil {
-			return n, err
+			return 0, err
 		}
 	}
-	for k, v := range hdr.PAXRecords {
-		if name, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok {
-			if err := unix.Lsetxattr(target, name, []byte(v), 0); err != nil && !errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.EPERM) {
-				return n, fmt.Errorf("xattr %s: %w", name, err)
-			}
-		}
+	if err := setXattrs(hdr, func(name string, v []byte) error { return unix.Lsetxattr(target, name, v, 0) }); err != nil {
+		return 0, err
 	}
 	if hdr.Typeflag != tar.TypeSymlink {
 		// chmod after chown: chown clears setuid/setgid bits.
-		if err := os.Chmod(target, tarMode(hdr)); err != nil {
-			return n, err
+		if err := unix.Chmod(target, tarMode(hdr)); err != nil {
+			return 0, err
 		}
 	}
 	if hdr.Typeflag != tar.TypeDir {
 		setTimes(target, hdr, hdr.Typeflag == tar.TypeSymlink)
 	}
+	return 0, nil
+}
+
+// writeFile creates a regular file and sets its metadata through the
+// open descriptor (no path walks after the open).
+func writeFile(tr *tar.Reader, hdr *tar.Header, target string, opts Options) (int64, error) {
+	var fd int
+	err := replace(target, func() (err error) {
+		fd, err = unix.Open(target, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	bp := copyBufPool.Get().(*[]byte)
+	defer copyBufPool.Put(bp)
+	buf := *bp
+	var n int64
+	for {
+		r, rerr := tr.Read(buf)
+		for b := buf[:r]; len(b) > 0; {
+			w, werr := unix.Write(fd, b)
+			if werr == unix.EINTR {
+				continue
+			}
+			if werr != nil {
+				return n, werr
+			}
+			b = b[w:]
+			n += int64(w)
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+	if !opts.NoLchown {
+		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
+			return n, err
+		}
+	}
+	if err := setXattrs(hdr, func(name string, v []byte) error { return unix.Fsetxattr(fd, name, v, 0) }); err != nil {
+		return n, err
+	}
+	// chmod after chown: chown clears setuid/setgid bits.
+	if err := unix.Fchmod(fd, tarMode(hdr)); err != nil {
+		return n, err
+	}
+	ts := entryTimes(hdr)
+	// futimens(fd, ts): utimensat with a NULL path acts on fd itself.
+	if _, _, errno := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0); errno != 0 {
+		return n, fmt.Errorf("set times: %w", errno)
+	}
 	return n, nil
 }
 
-// tarMode keeps permission, setuid, setgid and sticky bits.
-func tarMode(hdr *tar.Header) os.FileMode {
-	m := os.FileMode(hdr.Mode).Perm()
-	if hdr.Mode&04000 != 0 {
-		m |= os.ModeSetuid
+// setXattrs applies the SCHILY.xattr.* PAX records with set. Filesystems
+// or contexts that refuse extended attributes are skipped, as Docker does.
+func setXattrs(hdr *tar.Header, set func(name string, v []byte) error) error {
+	for k, v := range hdr.PAXRecords {
+		if name, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok {
+			if err := set(name, []byte(v)); err != nil && !errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.EPERM) {
+				return fmt.Errorf("xattr %s: %w", name, err)
+			}
+		}
 	}
-	if hdr.Mode&02000 != 0 {
-		m |= os.ModeSetgid
-	}
-	if hdr.Mode&01000 != 0 {
-		m |= os.ModeSticky
-	}
-	return m
+	return nil
 }
 
-func setTimes(p string, hdr *tar.Header, symlink bool) {
+// tarMode keeps permission, setuid, setgid and sticky bits.
+func tarMode(hdr *tar.Header) uint32 { return uint32(hdr.Mode & 0o7777) }
+
+func entryTimes(hdr *tar.Header) [2]unix.Timespec {
 	at := hdr.AccessTime
 	if at.IsZero() {
 		at = hdr.ModTime
 	}
-	ts := []unix.Timespec{toTimespec(at), toTimespec(hdr.ModTime)}
+	return [2]unix.Timespec{toTimespec(at), toTimespec(hdr.ModTime)}
+}
+
+func setTimes(p string, hdr *tar.Header, symlink bool) {
+	ts := entryTimes(hdr)
 	flags := 0
 	if symlink {
 		flags = unix.AT_SYMLINK_NOFOLLOW
 	}
-	_ = unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, flags)
+	_ = unix.UtimesNanoAt(unix.AT_FDCWD, p, ts[:], flags)
 }
 
 func toTimespec(t time.Time) unix.Timespec {

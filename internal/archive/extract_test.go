@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 type entry struct {
@@ -127,4 +128,50 @@ func FuzzExtract(f *testing.F) {
 			return nil
 		})
 	})
+}
+
+func TestExtractReplacesWhateverIsInTheWay(t *testing.T) {
+	mtime := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	root := t.TempDir()
+	_, err := Extract(tarOf(t,
+		entry{tar.Header{Name: "d/", Typeflag: tar.TypeDir, Mode: 0o755}, ""},
+		entry{tar.Header{Name: "d/inner", Typeflag: tar.TypeReg}, "x"},
+		entry{tar.Header{Name: "d", Typeflag: tar.TypeReg, Mode: 0o640, ModTime: mtime}, "file over dir"},
+		entry{tar.Header{Name: "f", Typeflag: tar.TypeReg}, "x"},
+		entry{tar.Header{Name: "f/", Typeflag: tar.TypeDir, Mode: 0o700}, ""},
+		entry{tar.Header{Name: "s", Typeflag: tar.TypeReg}, "x"},
+		entry{tar.Header{Name: "s", Typeflag: tar.TypeSymlink, Linkname: "d"}, ""},
+		entry{tar.Header{Name: "h", Typeflag: tar.TypeReg}, "x"},
+		entry{tar.Header{Name: "h", Typeflag: tar.TypeLink, Linkname: "d"}, ""},
+		entry{tar.Header{Name: "h", Typeflag: tar.TypeLink, Linkname: "h"}, ""},
+	), root, Options{NoLchown: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		mode os.FileMode
+		body string
+	}{
+		{"d", 0o640, "file over dir"},
+		{"f", os.ModeDir | 0o700, ""},
+		{"s", os.ModeSymlink, ""},
+		{"h", 0o640, "file over dir"},
+	} {
+		fi, err := os.Lstat(filepath.Join(root, tc.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode() & (os.ModeType | os.ModePerm); got&os.ModeSymlink != tc.mode&os.ModeSymlink || (tc.mode&os.ModeSymlink == 0 && got != tc.mode) {
+			t.Errorf("%s: mode %v, want %v", tc.name, got, tc.mode)
+		}
+		if tc.body != "" {
+			if b, _ := os.ReadFile(filepath.Join(root, tc.name)); string(b) != tc.body {
+				t.Errorf("%s: content %q, want %q", tc.name, b, tc.body)
+			}
+		}
+	}
+	if fi, _ := os.Stat(filepath.Join(root, "d")); !fi.ModTime().Equal(mtime) {
+		t.Errorf("mtime %v, want %v", fi.ModTime(), mtime)
+	}
 }
