@@ -123,7 +123,7 @@ func (s *Store) Apply(parent digest.Digest, r io.Reader, expectDiffID digest.Dig
 	dr := archive.ReadAhead(zr, 256<<10, 16) // decompress on a second core
 	defer dr.Close()
 	h := sha256.New()
-	size, err := archive.Extract(io.TeeReader(dr, h), diff, archive.Options{Filter: whiteoutToOverlay})
+	size, err := archive.Extract(io.TeeReader(dr, h), diff, archive.Options{Filter: whiteoutToOverlay, StartWriteback: true})
 	if err != nil {
 		return Layer{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("apply layer: %v", err))
 	}
