@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
 	"sync"
 
@@ -89,7 +88,7 @@ func (s *Service) Push(ctx context.Context, ref, tag string, auth Auth, progress
 		return err
 	}
 	repo := refs[len(refs)-1].Context()
-	if err := remote.CheckPushPermission(repo.Tag("latest"), fixedKeychain{auth.authenticator()}, http.DefaultTransport); err != nil {
+	if err := remote.CheckPushPermission(repo.Tag("latest"), fixedKeychain{auth.authenticator()}, s.transport(repo.RegistryStr())); err != nil {
 		return errdefs.ErrUnauthenticated.WithMessage(fmt.Sprintf("push access to %s denied: %v", named.Name(), err))
 	}
 	progress(Progress{Status: "The push refers to repository [" + named.Name() + "]"})
@@ -123,7 +122,7 @@ func (s *Service) pushTag(ctx context.Context, tagged string, auth Auth, progres
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	opts := s.remoteOptions(ctx, auth)
+	opts := s.remoteOptions(ctx, auth, repo.RegistryStr())
 	// Compress and push the layers, several at once.
 	newLayers := make([]ocispec.Descriptor, len(man.Layers))
 	errs := make([]error, len(man.Layers))

@@ -2,6 +2,7 @@ package image
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -128,9 +129,25 @@ func (s *Service) remoteRefs(named reference.Named) ([]name.Reference, error) {
 	return refs, nil
 }
 
-func (s *Service) remoteOptions(ctx context.Context, auth Auth) []remote.Option {
+// transport is how requests reach the registry at host: for insecure
+// registries TLS certificates are not verified (a self-signed registry
+// works, as in Docker; plain HTTP is tried after HTTPS); the others get
+// the system's roots.
+func (s *Service) transport(host string) http.RoundTripper {
+	if !s.insecure(host) {
+		return http.DefaultTransport
+	}
+	s.insecureOnce.Do(func() {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} // the registry is listed as insecure
+		s.insecureTr = t
+	})
+	return s.insecureTr
+}
+
+func (s *Service) remoteOptions(ctx context.Context, auth Auth, host string) []remote.Option {
 	return []remote.Option{remote.WithContext(ctx), remote.WithAuth(auth.authenticator()),
-		remote.WithUserAgent("berth"), remote.WithJobs(4)}
+		remote.WithUserAgent("berth"), remote.WithJobs(4), remote.WithTransport(s.transport(host))}
 }
 
 // registryError turns a registry client error into an error kind, with
@@ -213,11 +230,11 @@ func (s *Service) Pull(ctx context.Context, ref, platform string, auth Auth, pro
 	}
 	ctx, cancel := context.WithCancel(ctx) // stops every download when the pull fails
 	defer cancel()
-	opts := append(s.remoteOptions(ctx, auth), remote.WithPlatform(*plat))
 	var desc *remote.Descriptor
 	var from name.Reference
 	for _, r := range refs {
 		from = r
+		opts := append(s.remoteOptions(ctx, auth, r.Context().RegistryStr()), remote.WithPlatform(*plat))
 		if desc, err = remote.Get(r, opts...); err == nil {
 			break
 		}
@@ -541,7 +558,7 @@ func (s *Service) Login(ctx context.Context, server string, auth Auth) error {
 	if err != nil {
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid registry %q: %v", server, err))
 	}
-	tr, err := transport.NewWithContext(ctx, reg, auth.authenticator(), http.DefaultTransport, []string{reg.Scope(transport.PullScope)})
+	tr, err := transport.NewWithContext(ctx, reg, auth.authenticator(), s.transport(host), []string{reg.Scope(transport.PullScope)})
 	if err != nil {
 		return loginError(err)
 	}

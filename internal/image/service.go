@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"runtime"
 	"sort"
 	"strings"
@@ -75,6 +76,9 @@ type Service struct {
 	// gcMu is held shared by ingests (import, load) and exclusively by
 	// garbage collection, so GC never takes the blobs of an ingest in flight.
 	gcMu sync.RWMutex
+
+	insecureOnce sync.Once
+	insecureTr   http.RoundTripper // for registries reached without TLS verification
 }
 
 // NewService returns an image service over the given stores.

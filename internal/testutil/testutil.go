@@ -87,6 +87,7 @@ type Daemon struct {
 	DataRoot string
 	ExecRoot string
 	Socket   string
+	extra    []string // daemon flags given to StartDaemon
 	cmd      *exec.Cmd
 	waitErr  chan error
 }
@@ -94,9 +95,10 @@ type Daemon struct {
 // Host is the -H value for this daemon.
 func (d *Daemon) Host() string { return "unix://" + d.Socket }
 
-// StartDaemon starts a daemon with private roots; cleanup stops it and
-// removes every container, shim, mount and directory it made.
-func StartDaemon(t testing.TB) *Daemon {
+// StartDaemon starts a daemon with private roots and the extra daemon
+// flags; cleanup stops it and removes every container, shim, mount and
+// directory it made.
+func StartDaemon(t testing.TB, extra ...string) *Daemon {
 	t.Helper()
 	RequiresRoot(t)
 	bin := Binary(t)
@@ -104,7 +106,7 @@ func StartDaemon(t testing.TB) *Daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &Daemon{t: t, Bin: bin, Root: root, DataRoot: filepath.Join(root, "data"), ExecRoot: filepath.Join(root, "exec"), Socket: filepath.Join(root, "b.sock")}
+	d := &Daemon{t: t, Bin: bin, Root: root, DataRoot: filepath.Join(root, "data"), ExecRoot: filepath.Join(root, "exec"), Socket: filepath.Join(root, "b.sock"), extra: extra}
 	t.Cleanup(d.cleanup)
 	d.Start()
 	return d
@@ -118,6 +120,7 @@ func (d *Daemon) Start() {
 		d.t.Fatal(err)
 	}
 	d.cmd = exec.Command(d.Bin, "daemon", "--data-root", d.DataRoot, "--exec-root", d.ExecRoot, "-H", d.Host(), "--log-level", "debug")
+	d.cmd.Args = append(d.cmd.Args, d.extra...)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := d.cmd.Start(); err != nil {
