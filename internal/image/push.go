@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
@@ -276,21 +278,44 @@ func (s *Service) pushBlob(repo name.Repository, d ocispec.Descriptor, id string
 	if err != nil {
 		return err
 	}
+	var from string
 	for _, src := range s.sources(d.Digest) {
 		if r, err := name.NewRepository(src); err == nil && r.RegistryStr() == repo.RegistryStr() && r.String() != repo.String() {
 			l = &remote.MountableLayer{Layer: l, Reference: r.Digest(d.Digest.String())}
+			from = r.RepositoryStr()
 			break
 		}
 	}
-	if err := remote.WriteLayer(repo, l, opts...); err != nil {
+	mw := &mountWatch{RoundTripper: s.transport(repo.RegistryStr())}
+	if err := remote.WriteLayer(repo, l, append(opts, remote.WithTransport(mw))...); err != nil {
 		return err
 	}
-	if bl.sent {
+	switch {
+	case bl.sent:
 		progress(Progress{ID: id, Status: "Pushed"})
-	} else {
+	case mw.mounted.Load():
+		progress(Progress{ID: id, Status: "Mounted from " + from})
+	default:
 		progress(Progress{ID: id, Status: "Layer already exists"})
 	}
 	return nil
+}
+
+// mountWatch notes whether the registry answered a cross-repository
+// mount request with 201 Created: the blob was mounted, not uploaded.
+type mountWatch struct {
+	http.RoundTripper
+	mounted atomic.Bool
+}
+
+func (m *mountWatch) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := m.RoundTripper.RoundTrip(r)
+	if err == nil && r.Method == http.MethodPost && resp.StatusCode == http.StatusCreated {
+		if q := r.URL.Query(); q.Get("mount") != "" && q.Get("from") != "" {
+			m.mounted.Store(true)
+		}
+	}
+	return resp, err
 }
 
 // blobLayer is a stored blob as go-containerregistry's compressed layer.

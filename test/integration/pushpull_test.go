@@ -74,7 +74,7 @@ func TestPushPullLogin(t *testing.T) {
 	}
 	other := reg.Addr + "/other/bb:v2"
 	d.Must("tag", ref, other)
-	if res := berth("", "push", other); res.Code != 0 || !strings.Contains(res.Stdout, "Layer already exists") {
+	if res := berth("", "push", other); res.Code != 0 || !strings.Contains(res.Stdout, "Mounted from team/bb") || strings.Contains(res.Stdout, "Pushed") {
 		t.Fatalf("push to a second repository: %s", res)
 	}
 
