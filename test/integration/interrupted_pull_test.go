@@ -11,7 +11,6 @@ import (
 	"math/rand"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,22 +60,17 @@ func TestInterruptedPullLeavesNoImageAndResumes(t *testing.T) {
 
 	// A proxy in front of the registry that counts blob fetches and, while
 	// stall is set, sends half of the second layer and then hangs.
-	target, _ := url.Parse("http://" + reg.Addr)
 	var mu sync.Mutex
 	fetched := map[string]int{}
 	stall := true
 	stalled := make(chan struct{}, 1)
 	release := make(chan struct{})
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		resp, err := http.DefaultTransport.RoundTrip(&http.Request{Method: r.Method, URL: target.ResolveReference(&url.URL{Path: r.URL.Path, RawQuery: r.URL.RawQuery}), Header: r.Header})
-		if err != nil {
-			http.Error(w, err.Error(), 502)
+		resp := forward(w, r, reg.Addr)
+		if resp == nil {
 			return
 		}
 		defer resp.Body.Close()
-		for k, v := range resp.Header {
-			w.Header()[k] = v
-		}
 		blob := r.Method == "GET" && strings.Contains(r.URL.Path, "/blobs/")
 		mu.Lock()
 		if blob {

@@ -3,8 +3,8 @@
 package integration
 
 import (
-	"bytes"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -111,21 +111,15 @@ func TestPullRejectsCorruptBlobs(t *testing.T) {
 	d.Must("push", ref)
 	d.Must("rmi", ref, "busybox")
 
-	target, _ := url.Parse("http://" + reg.Addr)
 	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		resp, err := http.DefaultTransport.RoundTrip(&http.Request{Method: r.Method, URL: target.ResolveReference(&url.URL{Path: r.URL.Path, RawQuery: r.URL.RawQuery}), Header: r.Header})
-		if err != nil {
-			http.Error(w, err.Error(), 502)
+		resp := forward(w, r, reg.Addr)
+		if resp == nil {
 			return
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
 		if strings.Contains(r.URL.Path, "/blobs/") && len(body) > 1000 {
-			body = bytes.Clone(body)
 			body[len(body)/2] ^= 0xff // one flipped byte in a layer
-		}
-		for k, v := range resp.Header {
-			w.Header()[k] = v
 		}
 		w.WriteHeader(resp.StatusCode)
 		w.Write(body)
@@ -145,4 +139,19 @@ func TestPullRejectsCorruptBlobs(t *testing.T) {
 	if out := d.Must("run", "--rm", ref, "echo", "ok"); out != "ok" {
 		t.Fatalf("run: %q", out)
 	}
+}
+
+// forward sends r on to the registry at addr and copies the answer's
+// headers into w; the caller writes the status and the body (as is,
+// altered, or cut short) and closes it. nil: the registry was not reached
+// (w has the 502 already).
+func forward(w http.ResponseWriter, r *http.Request, addr string) *http.Response {
+	u := &url.URL{Scheme: "http", Host: addr, Path: r.URL.Path, RawQuery: r.URL.RawQuery}
+	resp, err := http.DefaultTransport.RoundTrip(&http.Request{Method: r.Method, URL: u, Header: r.Header, Body: r.Body, ContentLength: r.ContentLength})
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return nil
+	}
+	maps.Copy(w.Header(), resp.Header)
+	return resp
 }

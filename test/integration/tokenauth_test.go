@@ -4,9 +4,9 @@ package integration
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,7 +21,6 @@ func TestTokenAuth(t *testing.T) {
 	d := testutil.StartDaemon(t)
 	d.LoadBusybox()
 	reg := testutil.StartRegistry(t)
-	target, _ := url.Parse("http://" + reg.Addr)
 	const token = "tok-7f3a"
 	var issued atomic.Int32
 	var front *httptest.Server
@@ -42,29 +41,16 @@ func TestTokenAuth(t *testing.T) {
 			w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`))
 			return
 		}
-		resp, err := http.DefaultTransport.RoundTrip(&http.Request{Method: r.Method, URL: target.ResolveReference(&url.URL{Path: r.URL.Path, RawQuery: r.URL.RawQuery}), Header: r.Header, Body: r.Body, ContentLength: r.ContentLength})
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
+		resp := forward(w, r, reg.Addr)
+		if resp == nil {
 			return
 		}
 		defer resp.Body.Close()
-		for k, v := range resp.Header {
-			if k == "Location" { // upload locations point at the registry behind
-				for i := range v {
-					v[i] = strings.Replace(v[i], "http://"+reg.Addr, front.URL, 1)
-				}
-			}
-			w.Header()[k] = v
+		if loc := w.Header().Get("Location"); loc != "" { // upload locations may name the registry behind
+			w.Header().Set("Location", strings.Replace(loc, "http://"+reg.Addr, front.URL, 1))
 		}
 		w.WriteHeader(resp.StatusCode)
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := resp.Body.Read(buf)
-			w.Write(buf[:n])
-			if err != nil {
-				return
-			}
-		}
+		io.Copy(w, resp.Body)
 	}))
 	defer front.Close()
 	host := strings.TrimPrefix(front.URL, "http://")
