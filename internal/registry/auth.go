@@ -51,10 +51,26 @@ func (s *Server) authorized(r *http.Request) bool {
 	hash, known := s.Users[user]
 	if !known {
 		// Spend the same time as for a known user.
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(pass))
+		_ = bcrypt.CompareHashAndPassword(s.dummyHash(), []byte(pass))
 		return false
 	}
 	return bcrypt.CompareHashAndPassword(hash, []byte(pass)) == nil
 }
 
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("x"), bcrypt.MinCost)
+// dummyHash is what a password for an unknown user is checked against:
+// a hash of the highest cost among the users', made on first need, so a
+// wrong user name takes as long as a wrong password. (It used to be made
+// at start-up at the lowest cost: every berth command paid for it, and an
+// unknown name answered faster than a known one.)
+func (s *Server) dummyHash() []byte {
+	s.dummyOnce.Do(func() {
+		cost := bcrypt.MinCost
+		for _, h := range s.Users {
+			if c, err := bcrypt.Cost(h); err == nil && c > cost {
+				cost = c
+			}
+		}
+		s.dummy, _ = bcrypt.GenerateFromPassword([]byte("x"), cost)
+	})
+	return s.dummy
+}

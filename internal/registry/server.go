@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -28,17 +29,27 @@ type Server struct {
 		RLock() error
 		RUnlock() error
 	}
+
+	dummyOnce sync.Once
+	dummy     []byte // see dummyHash
 }
 
 // maxManifest is the largest manifest accepted (the spec asks for at least 4 MiB).
 const maxManifest = 8 << 20
 
+// The expressions are compiled on first use, not at start-up: this
+// package is in the berth binary, and every CLI command would pay for
+// them.
 var (
-	nameRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
-	tagRE  = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+	nameRE = lazyRegexp(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
+	tagRE  = lazyRegexp(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
 	// routeRE splits /v2/<name>/<rest>; the name is checked on its own.
-	routeRE = regexp.MustCompile(`^/v2/(.+?)/(blobs/uploads/?([^/]*)|blobs/([^/]+)|manifests/([^/]+)|tags/list|referrers/([^/]+))$`)
+	routeRE = lazyRegexp(`^/v2/(.+?)/(blobs/uploads/?([^/]*)|blobs/([^/]+)|manifests/([^/]+)|tags/list|referrers/([^/]+))$`)
 )
+
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // apiError is one entry of the distribution spec's error body.
 type apiError struct {
@@ -91,12 +102,12 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) error {
 	case "/v2/_catalog":
 		return s.catalog(w, r)
 	}
-	m := routeRE.FindStringSubmatch(p)
+	m := routeRE().FindStringSubmatch(p)
 	if m == nil {
 		return errorf(http.StatusNotFound, "NOT_FOUND", "no route for %s", p)
 	}
 	name := m[1]
-	if !nameRE.MatchString(name) || len(name) > 255 {
+	if !nameRE().MatchString(name) || len(name) > 255 {
 		return errorf(http.StatusBadRequest, "NAME_INVALID", "invalid repository name %q", name)
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && s.Lock != nil {
@@ -269,7 +280,7 @@ func (s *Server) startUpload(w http.ResponseWriter, r *http.Request, name string
 			return err
 		}
 		from := q.Get("from")
-		if from != "" && !nameRE.MatchString(from) {
+		if from != "" && !nameRE().MatchString(from) {
 			return errorf(http.StatusBadRequest, "NAME_INVALID", "invalid repository name %q", from)
 		}
 		ok, err := s.Store.MountBlob(name, from, d)
@@ -315,7 +326,7 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, name, ref stri
 		if _, err := parseDigest(ref); err != nil {
 			return err
 		}
-	} else if !tagRE.MatchString(ref) {
+	} else if !tagRE().MatchString(ref) {
 		return errorf(http.StatusBadRequest, "TAG_INVALID", "invalid tag %q", ref)
 	}
 	switch r.Method {
@@ -396,7 +407,7 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, name, ref s
 		tags = append(tags, ref)
 	}
 	for _, t := range tags {
-		if !tagRE.MatchString(t) {
+		if !tagRE().MatchString(t) {
 			return errorf(http.StatusBadRequest, "TAG_INVALID", "invalid tag %q", t)
 		}
 	}

@@ -172,6 +172,17 @@ func TestAuthAndReadOnly(t *testing.T) {
 	if r, _ := http.DefaultClient.Do(req); r.StatusCode != 200 {
 		t.Fatalf("right password: %s", r.Status)
 	}
+	req.SetBasicAuth("eve", "secret")
+	if r, _ := http.DefaultClient.Do(req); r.StatusCode != 401 {
+		t.Fatalf("unknown user: %s", r.Status)
+	}
+	// An unknown name is checked against a hash as costly as the users'
+	// own, so it is not answered faster than a wrong password.
+	costly, _ := bcrypt.GenerateFromPassword([]byte("x"), bcrypt.MinCost+2)
+	s2 := &Server{Users: map[string][]byte{"bob": hash, "ann": costly}}
+	if c, err := bcrypt.Cost(s2.dummyHash()); err != nil || c != bcrypt.MinCost+2 {
+		t.Fatalf("dummy hash cost %d (%v), want %d", c, err, bcrypt.MinCost+2)
+	}
 	s.Users = nil
 	s.ReadOnly = true
 	if r := do(t, "POST", hs.URL+"/v2/a/blobs/uploads/", nil); r.StatusCode != 405 {
