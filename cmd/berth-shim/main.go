@@ -7,6 +7,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	_ "github.com/opencontainers/runc/libcontainer/nsenter" // runs before Go starts, only for `init`
 
+	_ "github.com/berthproject/berth/internal/hugeheap" // huge pages for the heap of init (not of the shim)
 	"github.com/berthproject/berth/internal/shim"
 )
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/berthproject/berth/internal/cli/root"
 	"github.com/berthproject/berth/internal/daemon"
+	_ "github.com/berthproject/berth/internal/hugeheap" // huge pages for the heap of a CLI command or init
 	"github.com/berthproject/berth/internal/initproc"
 	"github.com/berthproject/berth/internal/registry"
 	"github.com/berthproject/berth/internal/shim"
