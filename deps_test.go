@@ -40,7 +40,7 @@ func rel(p string) string { return strings.TrimPrefix(strings.TrimPrefix(p, modu
 var (
 	services = []string{"internal/container", "internal/image", "internal/build", "internal/network", "internal/volume", "internal/registry", "internal/cluster"}
 	lowLevel = []string{"internal/content", "internal/layer", "internal/logs", "internal/archive", "internal/events",
-		"internal/db", "internal/spec", "internal/runtime", "internal/shim", "internal/shimbin", "internal/hello", "internal/initproc"}
+		"internal/db", "internal/spec", "internal/runtime", "internal/shim", "internal/shimbin", "internal/hello", "internal/initproc", "internal/hugeheap"}
 )
 
 func under(p string, roots []string) string {
@@ -64,6 +64,9 @@ func TestImportsFollowTheOneWayFlow(t *testing.T) {
 				continue
 			}
 			dep := rel(imp)
+			if dep == "internal/hugeheap" && !strings.HasPrefix(self, "cmd/") {
+				t.Errorf("%s imports internal/hugeheap, whose init acts on the whole process; only the programs in cmd/ may", self)
+			}
 			switch {
 			case under(self, lowLevel) != "" && (under(dep, services) != "" || strings.HasPrefix(dep, "internal/api") || dep == "internal/daemon" || strings.HasPrefix(dep, "internal/cli")):
 				t.Errorf("low-level %s imports %s", self, dep)
