@@ -22,7 +22,7 @@ func TestWanted(t *testing.T) {
 		{[]string{"berth", "daemon", "--data-root", "/x"}, "", false},
 		{[]string{"berth-shim", "shim", "--spare"}, "", false},
 		{[]string{"berth", "registry", "serve"}, "", false},
-		{[]string{"/dev/init", "--", "sh"}, "", true},
+		{[]string{"/usr/local/bin/berth", "logs", "-f", "c1"}, "", true},
 		{[]string{"/sbin/berth-init", "--", "sh"}, "", false},
 		{[]string{"berth", "ps"}, "madvdontneed=1,disablethp=1", false},
 		{[]string{"berth", "ps"}, "disablethp=0", true},
