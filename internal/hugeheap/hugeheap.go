@@ -19,8 +19,8 @@ const (
 // probe is an object on the heap: where it lies is where the heap is.
 var probe *[64]byte
 
-// Advised is set when this process asked for huge pages.
-var Advised bool
+// advised is set when this process asked for huge pages (for the test).
+var advised bool
 
 func init() {
 	if !wanted(os.Args, os.Getenv("GODEBUG")) {
@@ -35,7 +35,7 @@ func init() {
 	// left to fault page by page. Both fail harmlessly where THP is off
 	// or the kernel is older.
 	_, _, e := syscall.Syscall(syscall.SYS_MADVISE, lo, hi-lo, madvHugepage)
-	Advised = e == 0 || e == syscall.ENOMEM // ENOMEM: part of the range is not mapped yet
+	advised = e == 0 || e == syscall.ENOMEM // ENOMEM: part of the range is not mapped yet
 	_, _, _ = syscall.Syscall(syscall.SYS_MADVISE, lo, hugePage, madvCollapse)
 }
 
@@ -43,7 +43,10 @@ func init() {
 // command or libcontainer's init. The daemon, a shim, the registry and
 // the container's own init (berth-init) live long, and there a huge page
 // would hold up to 2 MB where a few kB are in use. GODEBUG=disablethp=1,
-// Go's own switch for this, turns it off.
+// Go's own switch for this, turns it off. The modes mirror the dispatch
+// in cmd/berth and cmd/berth-shim; main cannot pass them in, because
+// advice given from main comes after most of the heap is touched (tried:
+// no gain).
 func wanted(args []string, godebug string) bool {
 	for _, kv := range strings.Split(godebug, ",") {
 		if kv == "disablethp=1" {

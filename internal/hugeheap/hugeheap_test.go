@@ -40,7 +40,7 @@ func TestHeapIsAdvised(t *testing.T) {
 	if b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil || strings.Contains(string(b), "[never]") {
 		t.Skip("transparent huge pages are off or missing here")
 	}
-	if !Advised {
+	if !advised {
 		t.Fatal("the madvise call failed")
 	}
 	flags, err := vmFlags(uintptr(unsafe.Pointer(probe)))
