@@ -16,6 +16,8 @@ func main() {
 		switch os.Args[1] {
 		case "init":
 			libcontainer.Init() // never returns
+		case shim.CreatorMode:
+			os.Exit(shim.CreatorMain())
 		case "shim":
 			// Started as /proc/self/fd/N, the kernel named it "N".
 			_ = os.WriteFile("/proc/self/comm", []byte("berth-shim"), 0)

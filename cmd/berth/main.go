@@ -28,6 +28,8 @@ func main() {
 		switch os.Args[1] {
 		case "init":
 			libcontainer.Init() // never returns
+		case shim.CreatorMode:
+			os.Exit(shim.CreatorMain())
 		case "shim":
 			os.Exit(shim.Main(os.Args[2:]))
 		case "daemon":

@@ -18,10 +18,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/opencontainers/cgroups"
 	_ "github.com/opencontainers/cgroups/devices" // device rules for the cgroup manager
+	"github.com/opencontainers/cgroups/fs"
+	"github.com/opencontainers/cgroups/fs2"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
-	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -41,11 +43,18 @@ func Main(args []string) int {
 		return 2
 	}
 	ready := os.NewFile(3, "ready")
+	// The container is made by a child (see creator_linux.go), started
+	// now so that it warms up while a spare waits for its bundle.
+	cr, err := startCreator()
+	if err != nil {
+		json.NewEncoder(ready).Encode(Response{Error: err.Error()})
+		return 1
+	}
 	bundle := args[0]
 	if bundle == SpareFlag {
-		go warmUp()
 		line, err := bufio.NewReader(ready).ReadString('\n')
 		if err != nil {
+			cr.abandon()
 			return 0
 		}
 		bundle = strings.TrimSuffix(line, "\n")
@@ -57,22 +66,22 @@ func Main(args []string) int {
 	}
 	s, err := newServer(bundle)
 	if err == nil {
+		s.creator = cr
 		err = s.create()
 	}
 	if err != nil {
 		json.NewEncoder(ready).Encode(Response{Error: err.Error()})
 		ready.Close()
+		cr.abandon() // destroys what it made
 		if s != nil {
-			s.cleanupFailed()
+			s.ln.Close()
 		}
 		return 1
 	}
 	json.NewEncoder(ready).Encode(Response{Pid: s.initPid})
 	ready.Close()
-	// The spec, the seccomp profile and libcontainer's setup are garbage
-	// now; a shim lives as long as its container, so give the memory back,
-	// a little later: not while the container is being started.
-	s.spec = nil
+	// A shim lives as long as its container: give back what setting up
+	// took, a little later (not while the container is being started).
 	time.AfterFunc(time.Second, debug.FreeOSMemory)
 	s.serve()
 	return 0
@@ -81,16 +90,23 @@ func Main(args []string) int {
 type server struct {
 	bundle string
 	opts   Options
-	spec   *specs.Spec
-	ln     net.Listener
+	// What the shim reads of the spec; the creator reads the rest.
+	process struct {
+		Terminal    bool       `json:"terminal"`
+		ConsoleSize *specs.Box `json:"consoleSize"`
+	}
+	ln net.Listener
 
-	ctr     *libcontainer.Container
-	init    *libcontainer.Process
+	creator *creator    // until the container is started (or init exited)
+	init    *os.Process // a pidfd handle; our child once the creator exited
 	initPid int
 	io      *stdio
 
+	ctrOnce sync.Once
+	ctr     *libcontainer.Container // loaded when first needed (exec, pause, stats, exit)
+	ctrErr  error
+
 	mu      sync.Mutex
-	oom     bool   // the kernel's OOM killer hit the container
 	status  string // created, running, paused, stopped
 	exit    *ExitStatus
 	waiters []chan struct{}
@@ -118,11 +134,20 @@ func newServer(bundle string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.spec = &specs.Spec{}
-	if err := json.Unmarshal(b, s.spec); err != nil {
+	var spec struct {
+		Process *json.RawMessage `json:"process"`
+	}
+	if err := json.Unmarshal(b, &spec); err != nil {
 		return nil, fmt.Errorf("spec: %w", err)
 	}
-	// Orphaned processes of exec sessions are reparented to us.
+	if spec.Process == nil {
+		return nil, errors.New("spec: no process")
+	}
+	if err := json.Unmarshal(*spec.Process, &s.process); err != nil {
+		return nil, fmt.Errorf("spec: %w", err)
+	}
+	// The container's init becomes our child when the creator exits, and
+	// orphaned processes of exec sessions are reparented to us.
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	_ = os.WriteFile(filepath.Join(bundle, PidFile), []byte(strconv.Itoa(os.Getpid())), 0o600)
 	_ = os.Remove(s.opts.Socket)
@@ -134,75 +159,57 @@ func newServer(bundle string) (*server, error) {
 	return s, nil
 }
 
-// create makes the container and its init process, stopped before exec.
+// create has the creator make the container and its init process,
+// stopped before exec, with stdio that we own.
 func (s *server) create() error {
-	if err := os.Chdir(s.bundle); err != nil {
-		return err
-	}
-	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{CgroupName: s.opts.ID, Spec: s.spec, NoNewKeyring: false})
-	if err != nil {
-		return err
-	}
-	ctr, err := libcontainer.Create(s.opts.StateRoot, s.opts.ID, cfg)
-	if err != nil {
-		return err
-	}
-	s.ctr = ctr
 	log, err := logs.NewWriter(s.opts.LogPath, s.opts.LogMaxSize, s.opts.LogMaxFiles)
 	if err != nil {
 		return err
 	}
-	proc, err := newProcess(s.spec.Process, true)
+	sio, err := newStdio(s.process.Terminal, s.opts.OpenStdin, log)
 	if err != nil {
 		return err
 	}
-	sio, err := newStdio(proc, s.spec.Process.Terminal, s.opts.OpenStdin, log)
+	pid, err := s.creator.create(createRequest{Bundle: s.bundle, Terminal: s.process.Terminal}, sio.childEnds)
+	sio.closeChildEnds()
 	if err != nil {
-		return err
-	}
-	if err := ctr.Start(proc); err != nil {
-		sio.closeChildEnds()
 		return err
 	}
 	if err := sio.afterStart(); err != nil {
 		return err
 	}
-	sio.run()
-	s.init, s.io = proc, sio
-	s.initPid, _ = proc.Pid()
-	if oom, err := ctr.NotifyOOM(); err == nil {
-		go func() {
-			if _, ok := <-oom; ok {
-				s.mu.Lock()
-				s.oom = true
-				s.mu.Unlock()
-			}
-		}()
+	if s.init, err = os.FindProcess(pid); err != nil {
+		return err
 	}
-	if b := s.spec.Process.ConsoleSize; b != nil {
+	sio.run()
+	s.io, s.initPid = sio, pid
+	if b := s.process.ConsoleSize; b != nil {
 		sio.resize(uint16(b.Height), uint16(b.Width))
 	}
 	go s.reap()
 	return nil
 }
 
-func (s *server) cleanupFailed() {
-	if s.ctr != nil {
-		_ = s.ctr.Destroy()
-	}
-	if s.ln != nil {
-		s.ln.Close()
-	}
+// container is libcontainer's handle on the container, loaded from its
+// state on first use: a shim that only watches its container never pays
+// for it.
+func (s *server) container() (*libcontainer.Container, error) {
+	s.ctrOnce.Do(func() {
+		s.ctr, s.ctrErr = libcontainer.Load(s.opts.StateRoot, s.opts.ID)
+	})
+	return s.ctr, s.ctrErr
 }
 
 // reap waits for init, drains its output, records the exit and shuts down.
 func (s *server) reap() {
+	// Init is the creator's child until the creator exits (after start,
+	// or when init exited before it), then ours.
+	_ = s.creator.cmd.Wait()
 	st, err := s.init.Wait()
 	code := exitCode(st, err)
 	s.io.drain(2 * time.Second)
-	s.mu.Lock()
-	exit := &ExitStatus{Code: code, ExitedAt: time.Now().UTC(), OOMKilled: s.oom}
-	s.mu.Unlock()
+	ctr, cerr := s.container()
+	exit := &ExitStatus{Code: code, ExitedAt: time.Now().UTC(), OOMKilled: cerr == nil && oomKilled(ctr)}
 	if b, err := json.Marshal(exit); err == nil {
 		tmp := filepath.Join(s.bundle, ExitFile+".tmp")
 		if os.WriteFile(tmp, b, 0o600) == nil {
@@ -210,7 +217,11 @@ func (s *server) reap() {
 		}
 	}
 	s.io.closeClients()
-	_ = s.ctr.Destroy()
+	if cerr == nil {
+		_ = ctr.Destroy()
+	} else {
+		fmt.Fprintf(os.Stderr, "load the container to remove it: %v\n", cerr)
+	}
 	s.mu.Lock()
 	s.status, s.exit = "stopped", exit
 	for _, w := range s.waiters {
@@ -311,26 +322,31 @@ func (s *server) handle(conn net.Conn) {
 			e.io.closeInput()
 		}
 	case "pause":
-		if err := s.ctr.Pause(); err != nil {
+		if ctr, err := s.container(); err != nil {
+			resp.Error = err.Error()
+		} else if err := ctr.Pause(); err != nil {
 			resp.Error = err.Error()
 		} else {
 			s.setStatus("paused")
 		}
 	case "resume":
-		if err := s.ctr.Resume(); err != nil {
+		if ctr, err := s.container(); err != nil {
+			resp.Error = err.Error()
+		} else if err := ctr.Resume(); err != nil {
 			resp.Error = err.Error()
 		} else {
 			s.setStatus("running")
 		}
 	case "pids":
-		pids, err := s.ctr.Processes()
-		if err != nil {
+		if ctr, err := s.container(); err != nil {
+			resp.Error = err.Error()
+		} else if resp.Pids, err = ctr.Processes(); err != nil {
 			resp.Error = err.Error()
 		}
-		resp.Pids = pids
 	case "stats":
-		st, err := s.ctr.Stats()
-		if err != nil {
+		if ctr, err := s.container(); err != nil {
+			resp.Error = err.Error()
+		} else if st, err := ctr.Stats(); err != nil {
 			resp.Error = err.Error()
 		} else if st.CgroupStats != nil {
 			resp.Stats, _ = json.Marshal(st.CgroupStats)
@@ -379,7 +395,7 @@ func (s *server) start() Response {
 	if s.status != "created" {
 		return Response{Error: "container is " + s.status}
 	}
-	if err := s.ctr.Exec(); err != nil {
+	if err := s.creator.start(); err != nil {
 		return Response{Error: err.Error()}
 	}
 	s.status = "running"
@@ -430,13 +446,20 @@ func (s *server) execStart(conn net.Conn, r *bufio.Reader, req Request) {
 		fail(err)
 		return
 	}
-	sio, err := newStdio(proc, req.Process.Terminal, req.Stdin, nil)
+	sio, err := newStdio(req.Process.Terminal, req.Stdin, nil)
 	if err != nil {
 		fail(err)
 		return
 	}
+	sio.give(proc)
 	e := &execProc{proc: proc, io: sio, done: make(chan struct{})}
-	if err := s.ctr.Run(proc); err != nil {
+	ctr, err := s.container()
+	if err != nil {
+		sio.closeChildEnds()
+		fail(err)
+		return
+	}
+	if err := ctr.Run(proc); err != nil {
 		sio.closeChildEnds()
 		fail(err)
 		return
@@ -505,4 +528,21 @@ func frameHeader(stream byte, n int) []byte {
 	h[0] = stream
 	binary.BigEndian.PutUint32(h[4:], uint32(n))
 	return h
+}
+
+// oomKilled tells whether the kernel's OOM killer killed a process of the
+// container: the cgroup's oom_kill counter (memory.events on v2,
+// memory.oom_control on v1), read before the cgroup is removed.
+func oomKilled(ctr *libcontainer.Container) bool {
+	st, err := ctr.State()
+	if err != nil {
+		return false
+	}
+	var n uint64
+	if cgroups.IsCgroup2UnifiedMode() {
+		n, err = fs2.OOMKillCount(st.CgroupPaths[""])
+	} else {
+		n, err = fs.OOMKillCount(st.CgroupPaths["memory"])
+	}
+	return err == nil && n > 0
 }

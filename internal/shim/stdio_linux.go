@@ -47,7 +47,10 @@ type client struct {
 	stdout, stderr bool
 }
 
-func newStdio(p *libcontainer.Process, tty, openStdin bool, log *logs.Writer) (*stdio, error) {
+// newStdio makes the pipes (or the console socket) of a process. Its
+// childEnds are, in order, the console socket, or stdout, stderr and, with
+// openStdin, stdin: the creator relies on that order.
+func newStdio(tty, openStdin bool, log *logs.Writer) (*stdio, error) {
 	s := &stdio{tty: tty, log: log, clients: map[*client]bool{}}
 	if tty {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -55,34 +58,54 @@ func newStdio(p *libcontainer.Process, tty, openStdin bool, log *logs.Writer) (*
 			return nil, err
 		}
 		s.console = os.NewFile(uintptr(fds[0]), "console-parent")
-		child := os.NewFile(uintptr(fds[1]), "console-child")
-		p.ConsoleSocket = child
-		s.childEnds = append(s.childEnds, child)
+		s.childEnds = append(s.childEnds, os.NewFile(uintptr(fds[1]), "console-child"))
 		return s, nil
 	}
 	for _, stream := range []byte{1, 2} {
 		r, w, err := os.Pipe()
 		if err != nil {
+			s.closeAll()
 			return nil, err
 		}
 		s.outputs = append(s.outputs, output{f: r, stream: stream})
 		s.childEnds = append(s.childEnds, w)
-		if stream == 1 {
-			p.Stdout = w
-		} else {
-			p.Stderr = w
-		}
 	}
 	if openStdin {
 		r, w, err := os.Pipe()
 		if err != nil {
+			s.closeAll()
 			return nil, err
 		}
-		p.Stdin = r
 		s.stdin = w
 		s.childEnds = append(s.childEnds, r)
 	}
 	return s, nil
+}
+
+// give hands the child ends to p (a process this shim starts itself).
+func (s *stdio) give(p *libcontainer.Process) {
+	if s.tty {
+		p.ConsoleSocket = s.childEnds[0]
+		return
+	}
+	p.Stdout, p.Stderr = s.childEnds[0], s.childEnds[1]
+	if len(s.childEnds) == 3 {
+		p.Stdin = s.childEnds[2]
+	}
+}
+
+// closeAll closes what newStdio made, for a process that never started.
+func (s *stdio) closeAll() {
+	s.closeChildEnds()
+	for _, o := range s.outputs {
+		o.f.Close()
+	}
+	if s.stdin != nil {
+		s.stdin.Close()
+	}
+	if s.console != nil {
+		s.console.Close()
+	}
 }
 
 func (s *stdio) closeChildEnds() {

@@ -1,0 +1,277 @@
+package shim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// The creator is the short-lived child of a shim that makes the container
+// with libcontainer and starts it, as `runc create` and `runc start` do for
+// containerd's shim. Building libcontainer's configuration (the spec, the
+// seccomp profile, encoding/json's codecs for all of them) leaves a Go
+// process with about a megabyte more memory that it never gives back; in a
+// process that exits, that costs nothing. When the creator exits, the
+// container's init is reparented to the shim (a child subreaper), which
+// waits for it as for any child.
+//
+// Its life: started with the spare shim (CreatorMode, fd 3 a SEQPACKET
+// socket), it warms up, receives one createRequest with the child ends
+// of the container's stdio, answers a createReply, then waits for "start",
+// for the shim to hang up (it destroys the container) or for init to exit
+// before it was started (it leaves, so the shim reaps init).
+
+// CreatorMode is the shim program's argument that runs the creator.
+const CreatorMode = "shim-create"
+
+type createRequest struct {
+	Bundle   string
+	Terminal bool // the one fd is the console socket; else stdout, stderr[, stdin]
+}
+
+type createReply struct {
+	Pid   int    `json:",omitempty"`
+	Error string `json:",omitempty"`
+}
+
+// CreatorMain runs the creator; fd 3 is its socket to the shim.
+func CreatorMain() int {
+	sock := os.NewFile(3, "shim")
+	go warmUp()
+	var req createRequest
+	fds, err := recvMsg(sock, &req)
+	if err != nil {
+		return 0 // the shim left before it had a container to make
+	}
+	files := make([]*os.File, len(fds))
+	for i, fd := range fds {
+		files[i] = os.NewFile(uintptr(fd), "stdio")
+	}
+	ctr, pid, err := createContainer(req, files)
+	for _, f := range files {
+		f.Close()
+	}
+	if err != nil {
+		_ = sendMsg(sock, createReply{Error: err.Error()}, nil)
+		return 1
+	}
+	if err := sendMsg(sock, createReply{Pid: pid}, nil); err != nil {
+		_ = ctr.Destroy()
+		return 1
+	}
+	exited := make(chan struct{})
+	go func() {
+		// WNOWAIT: the exit status is the shim's to collect once init is its child.
+		var info unix.Siginfo
+		for unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
+		}
+		close(exited)
+	}()
+	asked := make(chan error, 1)
+	go func() {
+		var op string
+		_, err := recvMsg(sock, &op)
+		if err == nil && op != "start" {
+			err = fmt.Errorf("unknown op %q", op)
+		}
+		asked <- err
+	}()
+	select {
+	case <-exited:
+		return 0
+	case err := <-asked:
+		if err != nil {
+			_ = ctr.Destroy()
+			return 1
+		}
+	}
+	var reply createReply
+	if err := ctr.Exec(); err != nil {
+		reply.Error = err.Error()
+	}
+	_ = sendMsg(sock, reply, nil)
+	return 0
+}
+
+// createContainer makes the container from the bundle's spec and starts
+// its init, which waits for Exec. files are the init's stdio (see createRequest).
+func createContainer(req createRequest, files []*os.File) (*libcontainer.Container, int, error) {
+	if err := os.Chdir(req.Bundle); err != nil {
+		return nil, 0, err
+	}
+	b, err := os.ReadFile(OptionsFile)
+	if err != nil {
+		return nil, 0, err
+	}
+	var opts Options
+	if err := json.Unmarshal(b, &opts); err != nil {
+		return nil, 0, fmt.Errorf("shim options: %w", err)
+	}
+	if b, err = os.ReadFile(SpecFile); err != nil {
+		return nil, 0, err
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(b, &spec); err != nil {
+		return nil, 0, fmt.Errorf("spec: %w", err)
+	}
+	if spec.Process == nil {
+		return nil, 0, errors.New("spec: no process")
+	}
+	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{CgroupName: opts.ID, Spec: &spec})
+	if err != nil {
+		return nil, 0, err
+	}
+	proc, err := newProcess(spec.Process, true)
+	if err != nil {
+		return nil, 0, err
+	}
+	switch {
+	case req.Terminal && len(files) == 1:
+		proc.ConsoleSocket = files[0]
+	case !req.Terminal && (len(files) == 2 || len(files) == 3):
+		proc.Stdout, proc.Stderr = files[0], files[1]
+		if len(files) == 3 {
+			proc.Stdin = files[2]
+		}
+	default:
+		return nil, 0, fmt.Errorf("creator: %d stdio files for terminal=%v", len(files), req.Terminal)
+	}
+	ctr, err := libcontainer.Create(opts.StateRoot, opts.ID, cfg)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := ctr.Start(proc); err != nil {
+		_ = ctr.Destroy()
+		return nil, 0, err
+	}
+	pid, err := proc.Pid()
+	if err != nil {
+		_ = ctr.Destroy()
+		return nil, 0, err
+	}
+	return ctr, pid, nil
+}
+
+// creator is the shim's handle on its creator child.
+type creator struct {
+	cmd  *exec.Cmd
+	sock *os.File
+}
+
+// startCreator starts the creator child; it warms up while the shim waits.
+func startCreator() (*creator, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	ours, theirs := os.NewFile(uintptr(fds[0]), "creator"), os.NewFile(uintptr(fds[1]), "shim")
+	defer theirs.Close()
+	cmd := exec.Command("/proc/self/exe", CreatorMode)
+	cmd.Args[0] = "berth-shim"
+	cmd.ExtraFiles = []*os.File{theirs}
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr // the shim's log, once it has a bundle
+	if err := cmd.Start(); err != nil {
+		ours.Close()
+		return nil, fmt.Errorf("start the creator: %w", err)
+	}
+	return &creator{cmd: cmd, sock: ours}, nil
+}
+
+// create asks for the container; stdio are the child ends of its stdio,
+// which the caller may close once this returns.
+func (c *creator) create(req createRequest, stdio []*os.File) (int, error) {
+	fds := make([]int, len(stdio))
+	for i, f := range stdio {
+		fds[i] = int(f.Fd())
+	}
+	if err := sendMsg(c.sock, req, fds); err != nil {
+		return 0, fmt.Errorf("creator: %w", err)
+	}
+	var reply createReply
+	if _, err := recvMsg(c.sock, &reply); err != nil {
+		return 0, fmt.Errorf("creator exited without an answer (see %s): %w", LogFile, err)
+	}
+	if reply.Error != "" {
+		return 0, errors.New(reply.Error)
+	}
+	return reply.Pid, nil
+}
+
+// start releases the container's process; the creator exits after it.
+func (c *creator) start() error {
+	if err := sendMsg(c.sock, "start", nil); err != nil {
+		return fmt.Errorf("creator: %w", err)
+	}
+	var reply createReply
+	if _, err := recvMsg(c.sock, &reply); err != nil {
+		return errors.New("the container's process exited before it was started")
+	}
+	if reply.Error != "" {
+		return errors.New(reply.Error)
+	}
+	return nil
+}
+
+// abandon hangs up (a creator holding a created container destroys it)
+// and waits for the creator to exit.
+func (c *creator) abandon() {
+	c.sock.Close()
+	_ = c.cmd.Wait()
+}
+
+// sendMsg sends v as one JSON message with fds attached.
+func sendMsg(sock *os.File, v any, fds []int) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var oob []byte
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
+	}
+	return unix.Sendmsg(int(sock.Fd()), b, oob, nil, 0)
+}
+
+// recvMsg receives one message into v and returns the fds it carried.
+func recvMsg(sock *os.File, v any) ([]int, error) {
+	buf := make([]byte, 64<<10)
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	var fds []int
+	if oobn > 0 {
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil {
+			return nil, err
+		}
+		for i := range msgs {
+			got, err := unix.ParseUnixRights(&msgs[i])
+			if err != nil {
+				return nil, err
+			}
+			fds = append(fds, got...)
+		}
+	}
+	if n == 0 {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return nil, errors.New("hung up")
+	}
+	if err := json.Unmarshal(buf[:n], v); err != nil {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return nil, err
+	}
+	return fds, nil
+}
