@@ -42,7 +42,9 @@ func init() {
 // wanted reports whether a process started as args is short-lived: a CLI
 // command or libcontainer's init. The daemon, a shim, the registry and
 // the container's own init (berth-init) live long, and there a huge page
-// would hold up to 2 MB where a few kB are in use. GODEBUG=disablethp=1,
+// would hold up to 2 MB where a few kB are in use. A shim's creator is
+// left alone too: it does its work ahead of need, where page faults cost
+// no waiting, and it can wait long for a container to make. GODEBUG=disablethp=1,
 // Go's own switch for this, turns it off. The modes mirror the dispatch
 // in cmd/berth and cmd/berth-shim; main cannot pass them in, because
 // advice given from main comes after most of the heap is touched (tried:
@@ -58,7 +60,7 @@ func wanted(args []string, godebug string) bool {
 	}
 	if len(args) > 1 {
 		switch args[1] {
-		case "daemon", "shim", "registry":
+		case "daemon", "shim", "shim-create", "registry":
 			return false
 		}
 	}

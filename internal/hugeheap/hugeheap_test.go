@@ -21,6 +21,7 @@ func TestWanted(t *testing.T) {
 		{[]string{"/proc/self/exe", "init"}, "", true},
 		{[]string{"berth", "daemon", "--data-root", "/x"}, "", false},
 		{[]string{"berth-shim", "shim", "--spare"}, "", false},
+		{[]string{"berth-shim", "shim-create"}, "", false},
 		{[]string{"berth", "registry", "serve"}, "", false},
 		{[]string{"/usr/local/bin/berth", "logs", "-f", "c1"}, "", true},
 		{[]string{"/sbin/berth-init", "--", "sh"}, "", false},

@@ -37,7 +37,15 @@ type Runtime struct {
 
 type spareShim struct {
 	ctl *os.File // our end of the socket on the spare's fd 3
+	pid int      // also its process group: it runs in a session of its own
 }
+
+// spareNice is the nice value of a spare shim and its creator while they
+// warm up: that work is for the next container, so it yields the CPUs to
+// the container starting now (and to its client). The spare is set back
+// to 0 when it is handed a bundle, before it makes the container, whose
+// processes inherit it.
+const spareNice = 19
 
 // New returns a runtime that starts shims by running binary ("berth").
 func New(execRoot, binary string) (*Runtime, error) {
@@ -76,6 +84,8 @@ func (r *Runtime) refill() {
 		ours.Close()
 		return
 	}
+	// Every thread of the shim, and the creator it starts (which inherits it).
+	_ = unix.Setpriority(unix.PRIO_PGRP, cmd.Process.Pid, spareNice)
 	go cmd.Wait() // reap it while we live
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -83,7 +93,7 @@ func (r *Runtime) refill() {
 		ours.Close() // the extra spare sees EOF and exits
 		return
 	}
-	r.spare = &spareShim{ctl: ours}
+	r.spare = &spareShim{ctl: ours, pid: cmd.Process.Pid}
 }
 
 // takeSpare hands out the spare shim, if any. The next one is made after
@@ -141,8 +151,12 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (*Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	optsJSON, _ := json.Marshal(shim.Options{ID: o.ID, Socket: t.client.Socket, StateRoot: filepath.Join(r.execRoot, "runtime"),
-		LogPath: o.LogPath, LogMaxSize: o.LogMaxSize, LogMaxFiles: o.LogMaxFiles, OpenStdin: o.OpenStdin, StdinOnce: o.StdinOnce})
+	opts := shim.Options{ID: o.ID, Socket: t.client.Socket, StateRoot: filepath.Join(r.execRoot, "runtime"),
+		LogPath: o.LogPath, LogMaxSize: o.LogMaxSize, LogMaxFiles: o.LogMaxFiles, OpenStdin: o.OpenStdin, StdinOnce: o.StdinOnce}
+	if p := o.Spec.Process; p != nil {
+		opts.Terminal, opts.ConsoleSize = p.Terminal, p.ConsoleSize
+	}
+	optsJSON, _ := json.Marshal(opts)
 	if err := os.WriteFile(filepath.Join(t.Bundle, shim.SpecFile), specJSON, 0o600); err != nil {
 		return nil, err
 	}
@@ -171,6 +185,8 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (*Task, error) {
 // and returns where its ready answer comes.
 func (r *Runtime) startShim(bundle string) (ready *os.File, usedSpare bool, err error) {
 	if sp := r.takeSpare(); sp != nil {
+		// PRIO_PGRP reaches every thread (PRIO_PROCESS would reach one).
+		_ = unix.Setpriority(unix.PRIO_PGRP, sp.pid, 0)
 		if _, err := sp.ctl.Write([]byte(bundle + "\n")); err == nil {
 			return sp.ctl, true, nil
 		}

@@ -24,9 +24,9 @@ import (
 //
 // Its life: started with the spare shim (CreatorMode, fd 3 a SEQPACKET
 // socket), it warms up, receives one createRequest with the child ends
-// of the container's stdio, answers a createReply, then waits for "start",
-// for the shim to hang up (it destroys the container) or for init to exit
-// before it was started (it leaves, so the shim reaps init).
+// of the container's stdio, creates the container (init waits on
+// libcontainer's exec fifo), answers a createReply and exits. The shim
+// starts the container itself (releaseInit).
 
 // CreatorMode is the shim program's argument that runs the creator.
 const CreatorMode = "shim-create"
@@ -37,8 +37,9 @@ type createRequest struct {
 }
 
 type createReply struct {
-	Pid   int    `json:",omitempty"`
-	Error string `json:",omitempty"`
+	Pid         int               `json:",omitempty"`
+	CgroupPaths map[string]string `json:",omitempty"` // libcontainer's, by subsystem ("" on v2)
+	Error       string            `json:",omitempty"`
 }
 
 // CreatorMain runs the creator; fd 3 is its socket to the shim.
@@ -58,45 +59,21 @@ func CreatorMain() int {
 	for _, f := range files {
 		f.Close()
 	}
+	var st *libcontainer.State
+	if err == nil {
+		st, err = ctr.State()
+	}
 	if err != nil {
+		if ctr != nil {
+			_ = ctr.Destroy()
+		}
 		_ = sendMsg(sock, createReply{Error: err.Error()}, nil)
 		return 1
 	}
-	if err := sendMsg(sock, createReply{Pid: pid}, nil); err != nil {
+	if err := sendMsg(sock, createReply{Pid: pid, CgroupPaths: st.CgroupPaths}, nil); err != nil {
 		_ = ctr.Destroy()
 		return 1
 	}
-	exited := make(chan struct{})
-	go func() {
-		// WNOWAIT: the exit status is the shim's to collect once init is its child.
-		var info unix.Siginfo
-		for unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
-		}
-		close(exited)
-	}()
-	asked := make(chan error, 1)
-	go func() {
-		var op string
-		_, err := recvMsg(sock, &op)
-		if err == nil && op != "start" {
-			err = fmt.Errorf("unknown op %q", op)
-		}
-		asked <- err
-	}()
-	select {
-	case <-exited:
-		return 0
-	case err := <-asked:
-		if err != nil {
-			_ = ctr.Destroy()
-			return 1
-		}
-	}
-	var reply createReply
-	if err := ctr.Exec(); err != nil {
-		reply.Error = err.Error()
-	}
-	_ = sendMsg(sock, reply, nil)
 	return 0
 }
 
@@ -186,41 +163,26 @@ func startCreator() (*creator, error) {
 
 // create asks for the container; stdio are the child ends of its stdio,
 // which the caller may close once this returns.
-func (c *creator) create(req createRequest, stdio []*os.File) (int, error) {
+func (c *creator) create(req createRequest, stdio []*os.File) (*createReply, error) {
 	fds := make([]int, len(stdio))
 	for i, f := range stdio {
 		fds[i] = int(f.Fd())
 	}
 	if err := sendMsg(c.sock, req, fds); err != nil {
-		return 0, fmt.Errorf("creator: %w", err)
+		return nil, fmt.Errorf("creator: %w", err)
 	}
 	var reply createReply
 	if _, err := recvMsg(c.sock, &reply); err != nil {
-		return 0, fmt.Errorf("creator exited without an answer (see %s): %w", LogFile, err)
+		return nil, fmt.Errorf("creator exited without an answer (see %s): %w", LogFile, err)
 	}
 	if reply.Error != "" {
-		return 0, errors.New(reply.Error)
+		return nil, errors.New(reply.Error)
 	}
-	return reply.Pid, nil
+	return &reply, nil
 }
 
-// start releases the container's process; the creator exits after it.
-func (c *creator) start() error {
-	if err := sendMsg(c.sock, "start", nil); err != nil {
-		return fmt.Errorf("creator: %w", err)
-	}
-	var reply createReply
-	if _, err := recvMsg(c.sock, &reply); err != nil {
-		return errors.New("the container's process exited before it was started")
-	}
-	if reply.Error != "" {
-		return errors.New(reply.Error)
-	}
-	return nil
-}
-
-// abandon hangs up (a creator holding a created container destroys it)
-// and waits for the creator to exit.
+// abandon hangs up (a creator that has not answered yet destroys what it
+// made) and waits for the creator to exit.
 func (c *creator) abandon() {
 	c.sock.Close()
 	_ = c.cmd.Wait()

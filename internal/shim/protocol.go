@@ -24,6 +24,10 @@ type Options struct {
 	LogMaxFiles int
 	OpenStdin   bool
 	StdinOnce   bool
+	// From the spec's process, so that the shim need not read the spec
+	// (its creator does): a TTY, and its size at start.
+	Terminal    bool
+	ConsoleSize *specs.Box `json:",omitempty"`
 }
 
 // SpareFlag starts a shim that waits for its bundle (see Main).

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -72,9 +73,9 @@ func Main(args []string) int {
 	if err != nil {
 		json.NewEncoder(ready).Encode(Response{Error: err.Error()})
 		ready.Close()
-		cr.abandon() // destroys what it made
+		cr.abandon() // destroys what it made, if it has not answered yet
 		if s != nil {
-			s.ln.Close()
+			s.abort()
 		}
 		return 1
 	}
@@ -90,17 +91,13 @@ func Main(args []string) int {
 type server struct {
 	bundle string
 	opts   Options
-	// What the shim reads of the spec; the creator reads the rest.
-	process struct {
-		Terminal    bool       `json:"terminal"`
-		ConsoleSize *specs.Box `json:"consoleSize"`
-	}
-	ln net.Listener
+	ln     net.Listener
 
-	creator *creator    // until the container is started (or init exited)
+	creator *creator    // exits once it has made the container
 	init    *os.Process // a pidfd handle; our child once the creator exited
 	initPid int
 	io      *stdio
+	cgroups map[string]string // the container's cgroup paths, from the creator
 
 	ctrOnce sync.Once
 	ctr     *libcontainer.Container // loaded when first needed (exec, pause, stats, exit)
@@ -110,6 +107,7 @@ type server struct {
 	status  string // created, running, paused, stopped
 	exit    *ExitStatus
 	waiters []chan struct{}
+	exited  chan struct{} // init exited (closed before done)
 	done    chan struct{}
 	execs   map[string]*execProc
 }
@@ -122,29 +120,13 @@ type execProc struct {
 }
 
 func newServer(bundle string) (*server, error) {
-	s := &server{bundle: bundle, status: "created", done: make(chan struct{}), execs: map[string]*execProc{}}
+	s := &server{bundle: bundle, status: "created", exited: make(chan struct{}), done: make(chan struct{}), execs: map[string]*execProc{}}
 	b, err := os.ReadFile(filepath.Join(bundle, OptionsFile))
 	if err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(b, &s.opts); err != nil {
 		return nil, fmt.Errorf("shim options: %w", err)
-	}
-	b, err = os.ReadFile(filepath.Join(bundle, SpecFile))
-	if err != nil {
-		return nil, err
-	}
-	var spec struct {
-		Process *json.RawMessage `json:"process"`
-	}
-	if err := json.Unmarshal(b, &spec); err != nil {
-		return nil, fmt.Errorf("spec: %w", err)
-	}
-	if spec.Process == nil {
-		return nil, errors.New("spec: no process")
-	}
-	if err := json.Unmarshal(*spec.Process, &s.process); err != nil {
-		return nil, fmt.Errorf("spec: %w", err)
 	}
 	// The container's init becomes our child when the creator exits, and
 	// orphaned processes of exec sessions are reparented to us.
@@ -166,28 +148,41 @@ func (s *server) create() error {
 	if err != nil {
 		return err
 	}
-	sio, err := newStdio(s.process.Terminal, s.opts.OpenStdin, log)
+	sio, err := newStdio(s.opts.Terminal, s.opts.OpenStdin, log)
 	if err != nil {
 		return err
 	}
-	pid, err := s.creator.create(createRequest{Bundle: s.bundle, Terminal: s.process.Terminal}, sio.childEnds)
+	made, err := s.creator.create(createRequest{Bundle: s.bundle, Terminal: s.opts.Terminal}, sio.childEnds)
 	sio.closeChildEnds()
 	if err != nil {
+		return err
+	}
+	pid := made.Pid
+	s.cgroups = made.CgroupPaths
+	if s.init, err = os.FindProcess(pid); err != nil {
 		return err
 	}
 	if err := sio.afterStart(); err != nil {
 		return err
 	}
-	if s.init, err = os.FindProcess(pid); err != nil {
-		return err
-	}
 	sio.run()
 	s.io, s.initPid = sio, pid
-	if b := s.process.ConsoleSize; b != nil {
+	if b := s.opts.ConsoleSize; b != nil {
 		sio.resize(uint16(b.Height), uint16(b.Width))
 	}
 	go s.reap()
 	return nil
+}
+
+// abort undoes a create that failed after the creator made the container.
+func (s *server) abort() {
+	s.ln.Close()
+	if s.init == nil {
+		return
+	}
+	_ = s.init.Kill()
+	_, _ = s.init.Wait() // ours: the creator has exited (abandon)
+	s.remove()
 }
 
 // container is libcontainer's handle on the container, loaded from its
@@ -206,10 +201,10 @@ func (s *server) reap() {
 	// or when init exited before it), then ours.
 	_ = s.creator.cmd.Wait()
 	st, err := s.init.Wait()
+	close(s.exited)
 	code := exitCode(st, err)
 	s.io.drain(2 * time.Second)
-	ctr, cerr := s.container()
-	exit := &ExitStatus{Code: code, ExitedAt: time.Now().UTC(), OOMKilled: cerr == nil && oomKilled(ctr)}
+	exit := &ExitStatus{Code: code, ExitedAt: time.Now().UTC(), OOMKilled: s.oomKilled()}
 	if b, err := json.Marshal(exit); err == nil {
 		tmp := filepath.Join(s.bundle, ExitFile+".tmp")
 		if os.WriteFile(tmp, b, 0o600) == nil {
@@ -217,11 +212,7 @@ func (s *server) reap() {
 		}
 	}
 	s.io.closeClients()
-	if cerr == nil {
-		_ = ctr.Destroy()
-	} else {
-		fmt.Fprintf(os.Stderr, "load the container to remove it: %v\n", cerr)
-	}
+	s.remove()
 	s.mu.Lock()
 	s.status, s.exit = "stopped", exit
 	for _, w := range s.waiters {
@@ -395,11 +386,53 @@ func (s *server) start() Response {
 	if s.status != "created" {
 		return Response{Error: "container is " + s.status}
 	}
-	if err := s.creator.start(); err != nil {
+	if err := s.releaseInit(); err != nil {
 		return Response{Error: err.Error()}
 	}
 	s.status = "running"
 	return Response{Pid: s.initPid}
+}
+
+// releaseInit lets the container's init exec the container's process.
+// Init waits in open(2) of libcontainer's exec fifo for a reader, writes a
+// byte and goes on. This is libcontainer's Container.Exec (what `runc
+// start` does), done here because that needs the container loaded from
+// its state, which costs ~10 ms on the start of every container.
+func (s *server) releaseInit() error {
+	path := filepath.Join(s.opts.StateRoot, s.opts.ID, "exec.fifo")
+	opened := make(chan *os.File, 1)
+	failed := make(chan error, 1)
+	go func() {
+		// Blocks until init opens its end; if init died first, until we exit.
+		f, err := os.OpenFile(path, os.O_RDONLY, 0)
+		if err != nil {
+			failed <- fmt.Errorf("exec fifo: %w", err)
+			return
+		}
+		opened <- f
+	}()
+	var f *os.File
+	select {
+	case f = <-opened:
+	case err := <-failed:
+		return err
+	case <-s.exited:
+		select {
+		case f = <-opened:
+		default:
+			return errors.New("container process is already dead")
+		}
+	}
+	defer f.Close()
+	if b, err := io.ReadAll(f); err != nil {
+		return err
+	} else if len(b) == 0 {
+		return errors.New("cannot start an already running container")
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 func (s *server) wait() Response {
@@ -533,16 +566,31 @@ func frameHeader(stream byte, n int) []byte {
 // oomKilled tells whether the kernel's OOM killer killed a process of the
 // container: the cgroup's oom_kill counter (memory.events on v2,
 // memory.oom_control on v1), read before the cgroup is removed.
-func oomKilled(ctr *libcontainer.Container) bool {
-	st, err := ctr.State()
-	if err != nil {
-		return false
-	}
+func (s *server) oomKilled() bool {
 	var n uint64
+	var err error
 	if cgroups.IsCgroup2UnifiedMode() {
-		n, err = fs2.OOMKillCount(st.CgroupPaths[""])
+		n, err = fs2.OOMKillCount(s.cgroups[""])
 	} else {
-		n, err = fs.OOMKillCount(st.CgroupPaths["memory"])
+		n, err = fs.OOMKillCount(s.cgroups["memory"])
 	}
 	return err == nil && n > 0
+}
+
+// remove deletes the container's cgroups and libcontainer's state
+// directory, which is what libcontainer's Destroy does for a container
+// whose init is gone, without loading that state first (~10 ms here).
+// If something is left (a process still in a cgroup), libcontainer does it.
+func (s *server) remove() {
+	if cgroups.RemovePaths(maps.Clone(s.cgroups)) == nil &&
+		os.RemoveAll(filepath.Join(s.opts.StateRoot, s.opts.ID)) == nil {
+		return
+	}
+	ctr, err := s.container()
+	if err == nil {
+		err = ctr.Destroy()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "remove the container: %v\n", err)
+	}
 }

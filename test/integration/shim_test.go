@@ -5,6 +5,7 @@ package integration
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -54,4 +55,70 @@ func TestShimRunsTheEmbeddedProgram(t *testing.T) {
 	if out := d.Must("exec", id, "echo", "in"); out != "in" {
 		t.Errorf("exec: %q", out)
 	}
+}
+
+// TestShimAdoptsInit: the container is made by a creator child of the
+// shim that exits once it has made it; the container's init is then the
+// shim's child (the shim is a child subreaper), and no creator is left.
+// Exit codes, exec, pause and stop still go through the shim.
+func TestShimAdoptsInit(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	id := d.Must("run", "-d", "busybox", "sleep", "60")
+	shims := d.Shims()
+	if len(shims) != 1 {
+		t.Fatalf("want 1 shim, got %v", shims)
+	}
+	initPid, err := strconv.Atoi(d.Must("inspect", "-f", "{{.State.Pid}}", id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ppid := parentOf(t, initPid); ppid != shims[0] {
+		t.Errorf("init %d has parent %d, want the shim %d", initPid, ppid, shims[0])
+	}
+	for _, child := range childrenOf(shims[0]) {
+		if isCreator(child) {
+			t.Errorf("the shim's creator %d is still there", child)
+		}
+	}
+	if out := d.Must("exec", id, "echo", "in"); out != "in" {
+		t.Errorf("exec: %q", out)
+	}
+	d.Must("pause", id)
+	d.Must("unpause", id)
+	d.Must("kill", id)
+	if code := d.Must("wait", id); code != "137" {
+		t.Errorf("wait = %s, want 137 (128+SIGKILL)", code)
+	}
+}
+
+func isCreator(pid int) bool {
+	cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return strings.Contains(string(cmd), "shim-create")
+}
+
+func parentOf(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
+
+// childrenOf lists pid's children, from every thread.
+func childrenOf(pid int) []int {
+	var out []int
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, task := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
 }
