@@ -83,7 +83,7 @@ func Main(args []string) int {
 	ready.Close()
 	// A shim lives as long as its container: give back what setting up
 	// took, a little later (not while the container is being started).
-	time.AfterFunc(time.Second, debug.FreeOSMemory)
+	s.trim = time.AfterFunc(time.Second, debug.FreeOSMemory)
 	s.serve()
 	return 0
 }
@@ -98,6 +98,8 @@ type server struct {
 	initPid int
 	io      *stdio
 	cgroups map[string]string // the container's cgroup paths, from the creator
+
+	trim    *time.Timer // gives freed memory back to the system, after a quiet second
 
 	ctrOnce sync.Once
 	ctr     *libcontainer.Container // loaded when first needed (exec, pause, stats, exit)
@@ -515,6 +517,7 @@ func (s *server) execStart(conn net.Conn, r *bufio.Reader, req Request) {
 		e.code = exitCode(st, err)
 		sio.drain(time.Second)
 		close(e.done)
+		s.trim.Reset(time.Second) // an exec's buffers and libcontainer's state are garbage now
 		sio.closeClients()
 	}()
 }
