@@ -44,6 +44,8 @@ type createReply struct {
 
 // CreatorMain runs the creator; fd 3 is its socket to the shim.
 func CreatorMain() int {
+	// Started as /proc/self/exe, the kernel named it "exe".
+	_ = os.WriteFile("/proc/self/comm", []byte("berth-create"), 0)
 	sock := os.NewFile(3, "shim")
 	go warmUp()
 	var req createRequest
