@@ -102,7 +102,7 @@ type server struct {
 	trim    *time.Timer // gives freed memory back to the system, after a quiet second
 
 	ctrOnce sync.Once
-	ctr     *libcontainer.Container // loaded when first needed (exec, pause, stats, exit)
+	ctr     *libcontainer.Container // loaded when first needed (exec, pause, stats, top)
 	ctrErr  error
 
 	mu      sync.Mutex
@@ -199,8 +199,8 @@ func (s *server) container() (*libcontainer.Container, error) {
 
 // reap waits for init, drains its output, records the exit and shuts down.
 func (s *server) reap() {
-	// Init is the creator's child until the creator exits (after start,
-	// or when init exited before it), then ours.
+	// Init is the creator's child until the creator exits, which it does
+	// once it has made the container; then it is ours.
 	_ = s.creator.cmd.Wait()
 	st, err := s.init.Wait()
 	close(s.exited)
