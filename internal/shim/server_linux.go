@@ -99,7 +99,7 @@ type server struct {
 	io      *stdio
 	cgroups map[string]string // the container's cgroup paths, from the creator
 
-	trim    *time.Timer // gives freed memory back to the system, after a quiet second
+	trim *time.Timer // gives freed memory back to the system, after a quiet second
 
 	ctrOnce sync.Once
 	ctr     *libcontainer.Container // loaded when first needed (exec, pause, stats, top)
