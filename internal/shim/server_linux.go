@@ -176,15 +176,21 @@ func (s *server) create() error {
 	return nil
 }
 
-// abort undoes a create that failed after the creator made the container.
+// abort undoes a create that failed. The creator has exited (abandon):
+// if it made the container, its init is ours now.
 func (s *server) abort() {
 	s.ln.Close()
-	if s.init == nil {
+	if s.init != nil {
+		_ = s.init.Kill()
+		_, _ = s.init.Wait()
+		s.remove()
 		return
 	}
-	_ = s.init.Kill()
-	_, _ = s.init.Wait() // ours: the creator has exited (abandon)
-	s.remove()
+	// A creator that died after making the container, before answering,
+	// left it in libcontainer's state: destroy it from there.
+	if ctr, err := s.container(); err == nil {
+		_ = ctr.Destroy()
+	}
 }
 
 // container is libcontainer's handle on the container, loaded from its
