@@ -138,6 +138,10 @@ func createContainer(req createRequest, files []*os.File) (*libcontainer.Contain
 	return ctr, pid, nil
 }
 
+// errCreatorGone: the creator died before it answered, perhaps after
+// making the container.
+var errCreatorGone = errors.New("the shim's creator exited without an answer")
+
 // creator is the shim's handle on its creator child.
 type creator struct {
 	cmd  *exec.Cmd
@@ -175,7 +179,7 @@ func (c *creator) create(req createRequest, stdio []*os.File) (*createReply, err
 	}
 	var reply createReply
 	if _, err := recvMsg(c.sock, &reply); err != nil {
-		return nil, fmt.Errorf("creator exited without an answer (see %s): %w", LogFile, err)
+		return nil, fmt.Errorf("%w (see %s): %v", errCreatorGone, LogFile, err)
 	}
 	if reply.Error != "" {
 		return nil, errors.New(reply.Error)

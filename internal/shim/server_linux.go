@@ -93,11 +93,12 @@ type server struct {
 	opts   Options
 	ln     net.Listener
 
-	creator *creator    // exits once it has made the container
-	init    *os.Process // a pidfd handle; our child once the creator exited
-	initPid int
-	io      *stdio
-	cgroups map[string]string // the container's cgroup paths, from the creator
+	creator     *creator    // exits once it has made the container
+	creatorGone bool        // it died without answering
+	init        *os.Process // a pidfd handle; our child once the creator exited
+	initPid     int
+	io          *stdio
+	cgroups     map[string]string // the container's cgroup paths, from the creator
 
 	trim *time.Timer // gives freed memory back to the system, after a quiet second
 
@@ -157,6 +158,7 @@ func (s *server) create() error {
 	made, err := s.creator.create(createRequest{Bundle: s.bundle, Terminal: s.opts.Terminal}, sio.childEnds)
 	sio.closeChildEnds()
 	if err != nil {
+		s.creatorGone = errors.Is(err, errCreatorGone)
 		return err
 	}
 	pid := made.Pid
@@ -187,9 +189,12 @@ func (s *server) abort() {
 		return
 	}
 	// A creator that died after making the container, before answering,
-	// left it in libcontainer's state: destroy it from there.
-	if ctr, err := s.container(); err == nil {
-		_ = ctr.Destroy()
+	// left it in libcontainer's state: destroy it from there. (One that
+	// answered with an error destroyed what it made itself.)
+	if s.creatorGone {
+		if ctr, err := s.container(); err == nil {
+			_ = ctr.Destroy()
+		}
 	}
 }
 
