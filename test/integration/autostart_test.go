@@ -33,6 +33,10 @@ func TestCLIStartsDaemonOnDefaultSocket(t *testing.T) {
 			t.Skipf("%s exists: not touching a machine's real berth state", p)
 		}
 	}
+	// The daemon the CLI starts logs there; a log that was there stays.
+	const logPath = "/var/log/berth.log"
+	_, err := os.Stat(logPath)
+	logWasThere := err == nil
 	bin := testutil.Binary(t)
 	var pid int
 	t.Cleanup(func() {
@@ -42,12 +46,15 @@ func TestCLIStartsDaemonOnDefaultSocket(t *testing.T) {
 		}
 		os.RemoveAll(dataRoot)
 		os.RemoveAll(execRoot)
+		if !logWasThere {
+			os.Remove(logPath)
+		}
 	})
 	cmd := exec.Command(bin, "run", "--rm", "hello-world")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	err = cmd.Run()
 	if m := regexp.MustCompile(`pid (\d+)`).FindStringSubmatch(stderr.String()); m != nil {
 		pid, _ = strconv.Atoi(m[1])
 	}
