@@ -53,6 +53,7 @@ func Main(args []string) int {
 	}
 	bundle := args[0]
 	if bundle == SpareFlag {
+		go warmShim()
 		line, err := bufio.NewReader(ready).ReadString('\n')
 		if err != nil {
 			cr.abandon()

@@ -8,7 +8,26 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// warmUp runs, in a spare shim waiting for its bundle, the code a
+// warmShim runs, in a spare shim waiting for its bundle, what the shim
+// itself does on the way to a started container: read its options,
+// make stdio, talk to its creator, answer the daemon. Cold, that code
+// costs page faults (12-15 µs each on our VMs) while a container waits.
+func warmShim() {
+	var o Options
+	_ = json.Unmarshal([]byte(`{"ID":"x","Socket":"/x","LogMaxSize":1,"OpenStdin":true,"ConsoleSize":{"height":1,"width":1}}`), &o)
+	if sio, err := newStdio(false, true, nil); err == nil {
+		sio.closeAll()
+	}
+	b, _ := json.Marshal(createRequest{Bundle: "/x"})
+	_ = json.Unmarshal(b, &createRequest{})
+	b, _ = json.Marshal(createReply{Pid: 1, CgroupPaths: map[string]string{"": "/x"}})
+	_ = json.Unmarshal(b, &createReply{})
+	b, _ = json.Marshal(Response{Pid: 1, Exit: &ExitStatus{Code: 1}})
+	_ = json.Unmarshal(b, &Response{})
+	_ = json.Unmarshal([]byte(`{"op":"start"}`), &Request{})
+}
+
+// warmUp runs, in a shim's creator waiting for its request, the code a
 // container's creation runs: the JSON decoding of a spec, its conversion
 // to libcontainer's configuration and that configuration's encoding (what
 // libcontainer sends to its init). A fresh Go process pays for building
