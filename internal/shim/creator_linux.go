@@ -14,8 +14,8 @@ import (
 )
 
 // The creator is the short-lived child of a shim that makes the container
-// with libcontainer and starts it, as `runc create` and `runc start` do for
-// containerd's shim. Building libcontainer's configuration (the spec, the
+// with libcontainer (its init set up and waiting to exec the container's
+// process), as `runc create` does for containerd's shim. Building libcontainer's configuration (the spec, the
 // seccomp profile, encoding/json's codecs for all of them) leaves a Go
 // process with about a megabyte more memory that it never gives back; in a
 // process that exits, that costs nothing. When the creator exits, the
