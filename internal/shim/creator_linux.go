@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/specconv"
@@ -122,6 +123,7 @@ func createContainer(req createRequest, files []*os.File) (*libcontainer.Contain
 	default:
 		return nil, 0, fmt.Errorf("creator: %d stdio files for terminal=%v", len(files), req.Terminal)
 	}
+	removeStale(opts.StateRoot, opts.ID)
 	ctr, err := libcontainer.Create(opts.StateRoot, opts.ID, cfg)
 	if err != nil {
 		return nil, 0, err
@@ -141,6 +143,27 @@ func createContainer(req createRequest, files []*os.File) (*libcontainer.Contain
 // errCreatorGone: the creator died before it answered, perhaps after
 // making the container.
 var errCreatorGone = errors.New("the shim's creator exited without an answer")
+
+// removeStale destroys what a killed shim left of the container: its
+// state in libcontainer's root and any process still running in it (an
+// orphan now: nobody reaps it or keeps its log). The daemon starts a shim
+// only for a container it holds stopped, so what is there is stale; left
+// alone, libcontainer would refuse to create the container again, as runc
+// does ("container with given ID already exists").
+func removeStale(root, id string) {
+	ctr, err := libcontainer.Load(root, id)
+	if err != nil {
+		return // the usual case: nothing there
+	}
+	_ = ctr.Signal(unix.SIGKILL) // init of its own PID namespace: they all go
+	for i := 0; i < 200; i++ { // until init is gone (its new parent reaps it)
+		if ctr.Destroy() == nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fmt.Fprintf(os.Stderr, "a stale container %s is still there: %v\n", id, ctr.Destroy())
+}
 
 // creator is the shim's handle on its creator child.
 type creator struct {

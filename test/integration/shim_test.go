@@ -122,3 +122,40 @@ func childrenOf(pid int) []int {
 	}
 	return out
 }
+
+// TestStartAfterShimWasKilled: a shim killed with SIGKILL leaves its
+// container's process running with nobody to reap it, and libcontainer's
+// state behind. The container shows as exited (255); starting it again
+// works, and the orphan is gone.
+func TestStartAfterShimWasKilled(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	id := d.Must("run", "-d", "busybox", "sleep", "61")
+	shims := d.Shims()
+	if len(shims) != 1 {
+		t.Fatalf("want 1 shim, got %v", shims)
+	}
+	orphan, err := strconv.Atoi(d.Must("inspect", "-f", "{{.State.Pid}}", id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Kill(shims[0], unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if code := d.Must("wait", id); code != "255" {
+		t.Errorf("wait after the shim was killed = %s, want 255", code)
+	}
+	d.Must("start", id)
+	if st := d.Must("inspect", "-f", "{{.State.Running}}", id); st != "true" {
+		t.Fatalf("running after start = %s", st)
+	}
+	if pid, _ := strconv.Atoi(d.Must("inspect", "-f", "{{.State.Pid}}", id)); pid == orphan || pid == 0 {
+		t.Errorf("the restarted container's pid is %d (the orphan was %d)", pid, orphan)
+	}
+	if unix.Kill(orphan, 0) == nil {
+		if cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", orphan)); strings.Contains(string(cmd), "sleep") {
+			t.Errorf("the orphaned process %d of the killed shim still runs", orphan)
+		}
+	}
+	d.Must("rm", "-f", id)
+}
