@@ -3,6 +3,7 @@ package testutil
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -271,9 +272,14 @@ func (d *Daemon) cleanup() {
 	for _, p := range bundles {
 		b, _ := os.ReadFile(p)
 		if pid, _ := strconv.Atoi(string(b)); pid > 0 {
-			killContainerOf(filepath.Dir(p))
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
+	}
+	// Every container libcontainer knows of, bundle or not (a test may
+	// have killed a shim, whose container then runs on, orphaned).
+	states, _ := filepath.Glob(filepath.Join(d.ExecRoot, "runtime", "*", "state.json"))
+	for _, st := range states {
+		killInit(st)
 	}
 	time.Sleep(100 * time.Millisecond)
 	unmountUnder(d.Root)
@@ -281,21 +287,29 @@ func (d *Daemon) cleanup() {
 	_ = os.RemoveAll(d.Root)
 }
 
-// killContainerOf kills the init of the container whose bundle is dir.
-func killContainerOf(bundle string) {
-	id := filepath.Base(bundle)
-	state, err := os.ReadFile(filepath.Join(filepath.Dir(filepath.Dir(bundle)), "runtime", id, "state.json"))
+// killInit kills the init that libcontainer's state.json names, if the
+// process with that pid is still the one that started then (a pid can be
+// reused).
+func killInit(stateFile string) {
+	b, err := os.ReadFile(stateFile)
 	if err != nil {
 		return
 	}
-	// "init_process_pid":N
-	s := string(state)
-	if i := strings.Index(s, `"init_process_pid":`); i >= 0 {
-		rest := s[i+len(`"init_process_pid":`):]
-		j := strings.IndexAny(rest, ",}")
-		if pid, _ := strconv.Atoi(strings.TrimSpace(rest[:j])); pid > 0 {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
+	var st struct {
+		Pid   int    `json:"init_process_pid"`
+		Start uint64 `json:"init_process_start"`
+	}
+	if json.Unmarshal(b, &st) != nil || st.Pid <= 0 {
+		return
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", st.Pid))
+	if err != nil {
+		return
+	}
+	// Field 22, counted after the ")" that ends the command name.
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	if len(f) > 19 && f[19] == strconv.FormatUint(st.Start, 10) {
+		_ = syscall.Kill(st.Pid, syscall.SIGKILL)
 	}
 }
 
@@ -309,10 +323,12 @@ func unmountUnder(root string) {
 
 // removeCgroups removes the berth cgroups of containers this daemon ran.
 func removeCgroups(execRoot string) {
-	ids, _ := os.ReadDir(filepath.Join(execRoot, "containers"))
 	var names []string
-	for _, id := range ids {
-		names = append(names, id.Name())
+	for _, dir := range []string{"containers", "runtime"} {
+		ids, _ := os.ReadDir(filepath.Join(execRoot, dir))
+		for _, id := range ids {
+			names = append(names, id.Name())
+		}
 	}
 	for _, id := range names {
 		matches, _ := filepath.Glob("/sys/fs/cgroup/*/berth/" + id)
