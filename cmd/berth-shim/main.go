@@ -18,6 +18,8 @@ func main() {
 			libcontainer.Init() // never returns
 		case shim.CreatorMode:
 			os.Exit(shim.CreatorMain())
+		case shim.DestroyMode:
+			os.Exit(shim.DestroyMain(os.Args[2:]))
 		case "shim":
 			// Started as /proc/self/fd/N, the kernel named it "N".
 			_ = os.WriteFile("/proc/self/comm", []byte("berth-shim"), 0)

@@ -30,6 +30,8 @@ func main() {
 			libcontainer.Init() // never returns
 		case shim.CreatorMode:
 			os.Exit(shim.CreatorMain())
+		case shim.DestroyMode:
+			os.Exit(shim.DestroyMain(os.Args[2:]))
 		case "shim":
 			os.Exit(shim.Main(os.Args[2:]))
 		case "daemon":

@@ -215,8 +215,17 @@ func (r *Runtime) startShim(bundle string) (ready *os.File, usedSpare bool, err 
 	return readyR, false, nil
 }
 
-// Delete removes the bundle of a container whose shim has exited.
+// Delete removes the bundle of a container whose shim has exited. A shim
+// that was killed leaves libcontainer's state behind, and the container's
+// processes running with nobody to reap them: those are destroyed first.
 func (r *Runtime) Delete(id string) error {
+	if _, err := os.Stat(filepath.Join(r.execRoot, "runtime", id)); err == nil && !r.Task(id).shimAlive() {
+		cmd := exec.Command(r.binary, shim.DestroyMode, filepath.Join(r.execRoot, "runtime"), id)
+		cmd.Args[0] = "berth-shim" // binary may be /proc/self/fd/N
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("destroy what the shim of %s left: %v: %s", id, err, out)
+		}
+	}
 	_ = os.Remove(r.socket(id))
 	return os.RemoveAll(r.bundle(id))
 }

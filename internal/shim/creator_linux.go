@@ -32,6 +32,23 @@ import (
 // CreatorMode is the shim program's argument that runs the creator.
 const CreatorMode = "shim-create"
 
+// DestroyMode is the shim program's argument that destroys what a killed
+// shim left of a container: `shim-destroy STATE-ROOT ID` (see removeStale).
+const DestroyMode = "shim-destroy"
+
+// DestroyMain runs DestroyMode.
+func DestroyMain(args []string) int {
+	if len(args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: berth-shim shim-destroy STATE-ROOT ID")
+		return 2
+	}
+	if err := removeStale(args[0], args[1]); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
 type createRequest struct {
 	Bundle   string
 	Terminal bool // the one fd is the console socket; else stdout, stderr[, stdin]
@@ -123,7 +140,9 @@ func createContainer(req createRequest, files []*os.File) (*libcontainer.Contain
 	default:
 		return nil, 0, fmt.Errorf("creator: %d stdio files for terminal=%v", len(files), req.Terminal)
 	}
-	removeStale(opts.StateRoot, opts.ID)
+	if err := removeStale(opts.StateRoot, opts.ID); err != nil {
+		return nil, 0, fmt.Errorf("remove what a killed shim left of the container: %w", err)
+	}
 	ctr, err := libcontainer.Create(opts.StateRoot, opts.ID, cfg)
 	if err != nil {
 		return nil, 0, err
@@ -150,19 +169,20 @@ var errCreatorGone = errors.New("the shim's creator exited without an answer")
 // only for a container it holds stopped, so what is there is stale; left
 // alone, libcontainer would refuse to create the container again, as runc
 // does ("container with given ID already exists").
-func removeStale(root, id string) {
+func removeStale(root, id string) error {
 	ctr, err := libcontainer.Load(root, id)
 	if err != nil {
-		return // the usual case: nothing there
+		return nil // the usual case: nothing there
 	}
 	_ = ctr.Signal(unix.SIGKILL) // init of its own PID namespace: they all go
-	for i := 0; i < 200; i++ { // until init is gone (its new parent reaps it)
-		if ctr.Destroy() == nil {
-			return
+	// Destroy refuses while init runs; its new parent reaps it soon.
+	for i := 0; ; i++ {
+		err := ctr.Destroy()
+		if err == nil || i == 200 {
+			return err
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	fmt.Fprintf(os.Stderr, "a stale container %s is still there: %v\n", id, ctr.Destroy())
 }
 
 // creator is the shim's handle on its creator child.

@@ -5,6 +5,7 @@ package integration
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -158,4 +159,37 @@ func TestStartAfterShimWasKilled(t *testing.T) {
 		}
 	}
 	d.Must("rm", "-f", id)
+}
+
+// TestRemoveAfterShimWasKilled: removing a container whose shim was
+// killed also ends the container's orphaned process and removes its
+// cgroups and libcontainer's state.
+func TestRemoveAfterShimWasKilled(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	id := d.Must("run", "-d", "busybox", "sleep", "62")
+	shims := d.Shims()
+	if len(shims) != 1 {
+		t.Fatalf("want 1 shim, got %v", shims)
+	}
+	orphan, err := strconv.Atoi(d.Must("inspect", "-f", "{{.State.Pid}}", id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Kill(shims[0], unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	d.Must("wait", id)
+	d.Must("rm", id)
+	if unix.Kill(orphan, 0) == nil {
+		if cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", orphan)); strings.Contains(string(cmd), "sleep") {
+			t.Errorf("the orphaned process %d of the killed shim still runs", orphan)
+		}
+	}
+	if _, err := os.Stat(d.ExecRoot + "/runtime/" + id); !os.IsNotExist(err) {
+		t.Errorf("libcontainer's state of the removed container: %v", err)
+	}
+	if m, _ := filepath.Glob("/sys/fs/cgroup/*/berth/" + id); len(m) > 0 {
+		t.Errorf("cgroups of the removed container are left: %v", m)
+	}
 }
