@@ -124,14 +124,11 @@ func childrenOf(pid int) []int {
 	return out
 }
 
-// TestStartAfterShimWasKilled: a shim killed with SIGKILL leaves its
-// container's process running with nobody to reap it, and libcontainer's
-// state behind. The container shows as exited (255); starting it again
-// works, and the orphan is gone.
-func TestStartAfterShimWasKilled(t *testing.T) {
-	d := testutil.StartDaemon(t)
-	d.LoadBusybox()
-	id := d.Must("run", "-d", "busybox", "sleep", "61")
+// runAndKillShim runs a sleeping container and kills its shim with
+// SIGKILL; it returns the container and its process, an orphan now.
+func runAndKillShim(t *testing.T, d *testutil.Daemon) (id string, orphan int) {
+	t.Helper()
+	id = d.Must("run", "-d", "busybox", "sleep", "61")
 	shims := d.Shims()
 	if len(shims) != 1 {
 		t.Fatalf("want 1 shim, got %v", shims)
@@ -143,9 +140,30 @@ func TestStartAfterShimWasKilled(t *testing.T) {
 	if err := unix.Kill(shims[0], unix.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
+	return id, orphan
+}
+
+func checkOrphanGone(t *testing.T, pid int) {
+	t.Helper()
+	if unix.Kill(pid, 0) == nil {
+		if cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); strings.Contains(string(cmd), "sleep") {
+			t.Errorf("the orphaned process %d of the killed shim still runs", pid)
+		}
+	}
+}
+
+// TestStartAfterShimWasKilled: a shim killed with SIGKILL leaves its
+// container's process running with nobody to reap it, and libcontainer's
+// state behind. The container shows as exited (255) and the orphan is
+// gone; starting the container again works.
+func TestStartAfterShimWasKilled(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	id, orphan := runAndKillShim(t, d)
 	if code := d.Must("wait", id); code != "255" {
 		t.Errorf("wait after the shim was killed = %s, want 255", code)
 	}
+	checkOrphanGone(t, orphan)
 	d.Must("start", id)
 	if st := d.Must("inspect", "-f", "{{.State.Running}}", id); st != "true" {
 		t.Fatalf("running after start = %s", st)
@@ -153,40 +171,20 @@ func TestStartAfterShimWasKilled(t *testing.T) {
 	if pid, _ := strconv.Atoi(d.Must("inspect", "-f", "{{.State.Pid}}", id)); pid == orphan || pid == 0 {
 		t.Errorf("the restarted container's pid is %d (the orphan was %d)", pid, orphan)
 	}
-	if unix.Kill(orphan, 0) == nil {
-		if cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", orphan)); strings.Contains(string(cmd), "sleep") {
-			t.Errorf("the orphaned process %d of the killed shim still runs", orphan)
-		}
-	}
 	d.Must("rm", "-f", id)
 }
 
 // TestRemoveAfterShimWasKilled: removing a container whose shim was
-// killed also ends the container's orphaned process and removes its
-// cgroups and libcontainer's state.
+// killed leaves neither its process, nor its cgroups, nor libcontainer's
+// state.
 func TestRemoveAfterShimWasKilled(t *testing.T) {
 	d := testutil.StartDaemon(t)
 	d.LoadBusybox()
-	id := d.Must("run", "-d", "busybox", "sleep", "62")
-	shims := d.Shims()
-	if len(shims) != 1 {
-		t.Fatalf("want 1 shim, got %v", shims)
-	}
-	orphan, err := strconv.Atoi(d.Must("inspect", "-f", "{{.State.Pid}}", id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Kill(shims[0], unix.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	id, orphan := runAndKillShim(t, d)
 	d.Must("wait", id)
 	d.Must("rm", id)
-	if unix.Kill(orphan, 0) == nil {
-		if cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", orphan)); strings.Contains(string(cmd), "sleep") {
-			t.Errorf("the orphaned process %d of the killed shim still runs", orphan)
-		}
-	}
-	if _, err := os.Stat(d.ExecRoot + "/runtime/" + id); !os.IsNotExist(err) {
+	checkOrphanGone(t, orphan)
+	if _, err := os.Stat(filepath.Join(d.ExecRoot, "runtime", id)); !os.IsNotExist(err) {
 		t.Errorf("libcontainer's state of the removed container: %v", err)
 	}
 	if m, _ := filepath.Glob("/sys/fs/cgroup/*/berth/" + id); len(m) > 0 {
