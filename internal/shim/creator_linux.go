@@ -129,16 +129,8 @@ func createContainer(req createRequest, files []*os.File) (*libcontainer.Contain
 	if err != nil {
 		return nil, 0, err
 	}
-	switch {
-	case req.Terminal && len(files) == 1:
-		proc.ConsoleSocket = files[0]
-	case !req.Terminal && (len(files) == 2 || len(files) == 3):
-		proc.Stdout, proc.Stderr = files[0], files[1]
-		if len(files) == 3 {
-			proc.Stdin = files[2]
-		}
-	default:
-		return nil, 0, fmt.Errorf("creator: %d stdio files for terminal=%v", len(files), req.Terminal)
+	if err := giveStdio(proc, req.Terminal, files); err != nil {
+		return nil, 0, fmt.Errorf("creator: %w", err)
 	}
 	if err := removeStale(opts.StateRoot, opts.ID); err != nil {
 		return nil, 0, fmt.Errorf("remove what a killed shim left of the container: %w", err)

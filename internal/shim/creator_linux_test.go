@@ -5,6 +5,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 )
 
@@ -79,5 +80,32 @@ func TestRecvBadMessage(t *testing.T) {
 	var req createRequest
 	if _, err := recvMsg(creatorEnd, &req); err == nil {
 		t.Fatal("recvMsg of a malformed message: no error")
+	}
+}
+
+func TestGiveStdio(t *testing.T) {
+	a, b, c := os.Stdin, os.Stdout, os.Stderr
+	for _, tc := range []struct {
+		tty   bool
+		files []*os.File
+		ok    bool
+		check func(p *libcontainer.Process) bool
+	}{
+		{true, []*os.File{a}, true, func(p *libcontainer.Process) bool { return p.ConsoleSocket == a && p.Stdout == nil }},
+		{false, []*os.File{a, b}, true, func(p *libcontainer.Process) bool { return p.Stdout == a && p.Stderr == b && p.Stdin == nil }},
+		{false, []*os.File{a, b, c}, true, func(p *libcontainer.Process) bool { return p.Stdout == a && p.Stderr == b && p.Stdin == c }},
+		{true, []*os.File{a, b}, false, nil},
+		{false, []*os.File{a}, false, nil},
+		{false, nil, false, nil},
+	} {
+		p := &libcontainer.Process{}
+		err := giveStdio(p, tc.tty, tc.files)
+		if (err == nil) != tc.ok {
+			t.Errorf("tty=%v, %d files: err = %v, want ok=%v", tc.tty, len(tc.files), err, tc.ok)
+			continue
+		}
+		if tc.ok && !tc.check(p) {
+			t.Errorf("tty=%v, %d files: wrong fields %+v", tc.tty, len(tc.files), p)
+		}
 	}
 }

@@ -498,7 +498,11 @@ func (s *server) execStart(conn net.Conn, r *bufio.Reader, req Request) {
 		fail(err)
 		return
 	}
-	sio.give(proc)
+	if err := giveStdio(proc, sio.tty, sio.childEnds); err != nil {
+		sio.closeAll()
+		fail(err)
+		return
+	}
 	e := &execProc{proc: proc, io: sio, done: make(chan struct{})}
 	ctr, err := s.container()
 	if err != nil {

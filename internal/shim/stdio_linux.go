@@ -82,16 +82,21 @@ func newStdio(tty, openStdin bool, log *logs.Writer) (*stdio, error) {
 	return s, nil
 }
 
-// give hands the child ends to p (a process this shim starts itself).
-func (s *stdio) give(p *libcontainer.Process) {
-	if s.tty {
-		p.ConsoleSocket = s.childEnds[0]
-		return
+// giveStdio hands a process the child ends of its stdio, in newStdio's
+// order: the console socket, or stdout, stderr[, stdin].
+func giveStdio(p *libcontainer.Process, tty bool, files []*os.File) error {
+	switch {
+	case tty && len(files) == 1:
+		p.ConsoleSocket = files[0]
+	case !tty && (len(files) == 2 || len(files) == 3):
+		p.Stdout, p.Stderr = files[0], files[1]
+		if len(files) == 3 {
+			p.Stdin = files[2]
+		}
+	default:
+		return fmt.Errorf("%d stdio files for terminal=%v", len(files), tty)
 	}
-	p.Stdout, p.Stderr = s.childEnds[0], s.childEnds[1]
-	if len(s.childEnds) == 3 {
-		p.Stdin = s.childEnds[2]
-	}
+	return nil
 }
 
 // closeAll closes what newStdio made, for a process that never started.
