@@ -21,12 +21,7 @@ import (
 func TestShimRunsTheEmbeddedProgram(t *testing.T) {
 	d := testutil.StartDaemon(t)
 	d.LoadBusybox()
-	id := d.Must("run", "-d", "busybox", "sleep", "60")
-	shims := d.Shims()
-	if len(shims) != 1 {
-		t.Fatalf("want 1 shim, got %v", shims)
-	}
-	pid := shims[0]
+	id, pid := runWithShim(t, d)
 	if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) != "berth-shim" {
 		t.Errorf("shim's comm = %q, want berth-shim", comm)
 	}
@@ -65,19 +60,15 @@ func TestShimRunsTheEmbeddedProgram(t *testing.T) {
 func TestShimAdoptsInit(t *testing.T) {
 	d := testutil.StartDaemon(t)
 	d.LoadBusybox()
-	id := d.Must("run", "-d", "busybox", "sleep", "60")
-	shims := d.Shims()
-	if len(shims) != 1 {
-		t.Fatalf("want 1 shim, got %v", shims)
-	}
+	id, shim := runWithShim(t, d)
 	initPid, err := strconv.Atoi(d.Must("inspect", "-f", "{{.State.Pid}}", id))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ppid := parentOf(t, initPid); ppid != shims[0] {
-		t.Errorf("init %d has parent %d, want the shim %d", initPid, ppid, shims[0])
+	if ppid := parentOf(t, initPid); ppid != shim {
+		t.Errorf("init %d has parent %d, want the shim %d", initPid, ppid, shim)
 	}
-	for _, child := range childrenOf(shims[0]) {
+	for _, child := range childrenOf(shim) {
 		if isCreator(child) {
 			t.Errorf("the shim's creator %d is still there", child)
 		}
@@ -124,20 +115,27 @@ func childrenOf(pid int) []int {
 	return out
 }
 
-// runAndKillShim runs a sleeping container and kills its shim with
-// SIGKILL; it returns the container and its process, an orphan now.
-func runAndKillShim(t *testing.T, d *testutil.Daemon) (id string, orphan int) {
+// runWithShim runs a sleeping container and returns it and its shim.
+func runWithShim(t *testing.T, d *testutil.Daemon) (id string, shim int) {
 	t.Helper()
-	id = d.Must("run", "-d", "busybox", "sleep", "61")
+	id = d.Must("run", "-d", "busybox", "sleep", "60")
 	shims := d.Shims()
 	if len(shims) != 1 {
 		t.Fatalf("want 1 shim, got %v", shims)
 	}
+	return id, shims[0]
+}
+
+// runAndKillShim runs a sleeping container and kills its shim with
+// SIGKILL; it returns the container and its process, an orphan now.
+func runAndKillShim(t *testing.T, d *testutil.Daemon) (id string, orphan int) {
+	t.Helper()
+	id, shim := runWithShim(t, d)
 	orphan, err := strconv.Atoi(d.Must("inspect", "-f", "{{.State.Pid}}", id))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := unix.Kill(shims[0], unix.SIGKILL); err != nil {
+	if err := unix.Kill(shim, unix.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	return id, orphan
