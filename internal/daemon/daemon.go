@@ -23,6 +23,7 @@ import (
 	apicontainers "github.com/berthproject/berth/internal/api/containers"
 	apiimages "github.com/berthproject/berth/internal/api/images"
 	apisystem "github.com/berthproject/berth/internal/api/system"
+	"github.com/berthproject/berth/internal/cgroupmount"
 	"github.com/berthproject/berth/internal/container"
 	"github.com/berthproject/berth/internal/content"
 	"github.com/berthproject/berth/internal/db"
@@ -46,6 +47,9 @@ type Config struct {
 	InsecureRegistries []string `json:"insecure-registries"`
 	// RegistryMirrors are tried before Docker Hub for Hub images.
 	RegistryMirrors []string `json:"registry-mirrors"`
+	// CgroupFavorDynMods remounts the host's cgroup2 file system with
+	// favordynmods at start (see internal/cgroupmount); nil means true.
+	CgroupFavorDynMods *bool `json:"cgroup-favordynmods,omitempty"`
 }
 
 // DefaultSocket is where the daemon listens unless told otherwise.
@@ -62,6 +66,7 @@ func Main(args []string) int {
 	logLevel := fs.String("log-level", "", `log level ("debug"|"info"|"warn"|"error")`)
 	insecure := fs.StringArray("insecure-registry", nil, "registry (host[:port] or CIDR) that may be reached over plain HTTP")
 	mirrors := fs.StringArray("registry-mirror", nil, "registry mirror for Docker Hub images (URL)")
+	favor := fs.Bool("cgroup-favordynmods", true, "remount the host's cgroup2 file system with favordynmods: container starts skip an RCU grace period (host-wide; Linux >= 6.0)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0
@@ -90,6 +95,9 @@ func Main(args []string) int {
 	if *logLevel != "" {
 		cfg.LogLevel = *logLevel
 	}
+	if fs.Changed("cgroup-favordynmods") {
+		cfg.CgroupFavorDynMods = favor
+	}
 	cfg.InsecureRegistries = append(cfg.InsecureRegistries, *insecure...)
 	cfg.RegistryMirrors = append(cfg.RegistryMirrors, *mirrors...)
 	if len(cfg.Hosts) == 0 {
@@ -106,6 +114,19 @@ func Main(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// favorDynMods turns on the cgroup2 mount's favordynmods, which saves a
+// container start 7-14 ms of waiting in the kernel. Not being able to is
+// no reason to stop: the daemon then runs as before, slower.
+func favorDynMods() {
+	point, err := cgroupmount.FavorDynMods()
+	switch {
+	case err != nil:
+		slog.Info("cgroup2 left without favordynmods; container starts wait for an RCU grace period", "err", err)
+	case point != "":
+		slog.Info("remounted cgroup2 with favordynmods (turn off: --cgroup-favordynmods=false)", "mount", point)
+	}
 }
 
 // imageResolver adapts the image service to what containers need.
@@ -183,6 +204,9 @@ func Run(ctx context.Context, cfg Config) error {
 			id = attrs["name"]
 		}
 		bus.Publish("image", e.Action, id, attrs)
+	}
+	if cfg.CgroupFavorDynMods == nil || *cfg.CgroupFavorDynMods {
+		favorDynMods()
 	}
 	self, err := os.Executable()
 	if err != nil {

@@ -4,10 +4,12 @@ package integration
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/berthproject/berth/internal/cgroupmount"
 	"github.com/berthproject/berth/internal/testutil"
 )
 
@@ -117,5 +119,48 @@ func TestOOMKilledIsRecorded(t *testing.T) {
 	d.Must("run", "--name", "fine", "--memory", "16m", "busybox", "true")
 	if st := d.Must("inspect", "-f", "{{.State.OOMKilled}}", "fine"); st != "false" {
 		t.Fatalf("OOMKilled for a container that was not killed: %s", st)
+	}
+}
+
+// TestCgroupFavorDynMods: a daemon leaves the host's cgroup2 mount with
+// favordynmods and with every option it had before. (On a host where an
+// earlier daemon turned it on, only the second half is news: from Linux
+// 6.18 the option stays on until reboot.)
+func TestCgroupFavorDynMods(t *testing.T) {
+	testutil.RequiresRoot(t)
+	cgroup2 := func() (point string, opts []string) {
+		f, err := os.Open("/proc/self/mountinfo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		ms, err := cgroupmount.Mounts(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			if m.Type == "cgroup2" {
+				return m.Point, m.SuperOp
+			}
+		}
+		return "", nil
+	}
+	point, before := cgroup2()
+	if point == "" {
+		t.Skip("no cgroup2 mount on this host")
+	}
+	d := testutil.StartDaemon(t)
+	_, after := cgroup2()
+	if !slices.Contains(after, "favordynmods") {
+		if strings.Contains(d.Log(), "left without favordynmods") {
+			t.Skipf("kernel refused the option (older than 6.0?): %s", d.Log())
+		}
+		t.Fatalf("%s options after the daemon started: %v", point, after)
+	}
+	want := append(slices.DeleteFunc(slices.Clone(before), func(o string) bool { return o == "favordynmods" }), "favordynmods")
+	slices.Sort(want)
+	got := slices.Sorted(slices.Values(after))
+	if !slices.Equal(got, want) {
+		t.Errorf("%s options: before %v, after %v", point, before, after)
 	}
 }
