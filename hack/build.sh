@@ -10,7 +10,11 @@ ldflags=-extldflags=-static
 # Built to a private name and renamed: concurrent builds (test packages)
 # never embed a half-written file.
 tmp=internal/shimbin/berth-shim.bin.$$
-trap 'rm -f "$tmp"' EXIT
-go build -tags "$tags" -ldflags "$ldflags" -o "$tmp" ./cmd/berth-shim
+runc=$(mktemp -d)
+trap 'rm -f "$tmp"; rm -rf "$runc"' EXIT
+# The shim program (the init) is built against runc with the hook for
+# precompiled seccomp filters (internal/seccompcache).
+modfile=$(./hack/runc-overlay.sh "$runc")
+go build -modfile "$modfile" -tags "$tags,seccompcache" -ldflags "$ldflags" -o "$tmp" ./cmd/berth-shim
 mv -f "$tmp" internal/shimbin/berth-shim.bin
 go build -tags "$tags,shimembed" -ldflags "$ldflags" -o "$out" ./cmd/berth

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages berth needs to build (libseccomp headers for
-# the seccomp filter) and, with "test", to run its tests (busybox-static for
+# the seccomp filter, patch for hack/runc-overlay.sh) and, with "test", to run its tests (busybox-static for
 # the test image; the docker CLI if none is installed) and, with "bench", to
 # run the benchmarks (Debian's docker.io for a real dockerd to compare with,
 # debootstrap for the Debian image). Skips what is there.
@@ -9,6 +9,7 @@ need=""
 dpkg -s libseccomp-dev >/dev/null 2>&1 || need="$need libseccomp-dev"
 dpkg -s pkg-config >/dev/null 2>&1 || need="$need pkg-config"
 command -v gcc >/dev/null 2>&1 || need="$need gcc"
+command -v patch >/dev/null 2>&1 || need="$need patch"
 if [ "${1:-}" = test ]; then
 	dpkg -s busybox-static >/dev/null 2>&1 || need="$need busybox-static"
 	command -v docker >/dev/null 2>&1 || need="$need docker.io"

@@ -9,4 +9,11 @@ go mod download
 GOFLAGS=-mod=mod go install github.com/opencontainers/distribution-spec/conformance@v0.0.0-20260831232431-97274622c111
 go vet ./...
 go vet -tags integration ./...
+# The real half of internal/seccompcache builds only against runc with
+# berth's hook (hack/runc-overlay.sh), as the shim program is built.
+runc=$(mktemp -d)
+trap 'rm -rf "$runc"' EXIT
+modfile=$(./hack/runc-overlay.sh "$runc")
+go vet -modfile "$modfile" -tags seccomp,seccompcache ./internal/seccompcache ./cmd/berth-shim
+go test -count=1 -modfile "$modfile" -tags seccomp,seccompcache ./internal/seccompcache
 BERTH_INTEGRATION=1 go test -count=1 -tags integration -timeout 20m ./...

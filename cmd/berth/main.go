@@ -17,6 +17,7 @@ import (
 	_ "github.com/berthproject/berth/internal/hugeheap" // huge pages for the heap of a CLI command or init
 	"github.com/berthproject/berth/internal/initproc"
 	"github.com/berthproject/berth/internal/registry"
+	"github.com/berthproject/berth/internal/seccompcache"
 	"github.com/berthproject/berth/internal/shim"
 )
 
@@ -27,7 +28,8 @@ func main() {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case "init":
-			libcontainer.Init() // never returns
+			seccompcache.Adopt() // a precompiled seccomp filter, if the creator passed one
+			libcontainer.Init()  // never returns
 		case shim.CreatorMode:
 			os.Exit(shim.CreatorMain())
 		case shim.DestroyMode:

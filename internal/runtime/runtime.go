@@ -54,6 +54,11 @@ func New(execRoot, binary string) (*Runtime, error) {
 			return nil, err
 		}
 	}
+	// Seccomp programs a creator compiled (internal/seccompcache) are
+	// dropped at each daemon start: a new berth may compile differently.
+	if err := os.RemoveAll(filepath.Join(execRoot, "seccomp")); err != nil {
+		return nil, err
+	}
 	r := &Runtime{execRoot: execRoot, binary: binary}
 	go r.refill()
 	return r, nil
@@ -151,7 +156,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (*Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := shim.Options{ID: o.ID, Socket: t.client.Socket, StateRoot: filepath.Join(r.execRoot, "runtime"),
+	opts := shim.Options{ID: o.ID, Socket: t.client.Socket, StateRoot: filepath.Join(r.execRoot, "runtime"), SeccompDir: filepath.Join(r.execRoot, "seccomp"),
 		LogPath: o.LogPath, LogMaxSize: o.LogMaxSize, LogMaxFiles: o.LogMaxFiles, OpenStdin: o.OpenStdin, StdinOnce: o.StdinOnce}
 	if p := o.Spec.Process; p != nil {
 		opts.Terminal, opts.ConsoleSize = p.Terminal, p.ConsoleSize

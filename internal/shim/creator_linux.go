@@ -12,6 +12,8 @@ import (
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/berthproject/berth/internal/seccompcache"
 )
 
 // The creator is the short-lived child of a shim that makes the container
@@ -131,6 +133,15 @@ func createContainer(req createRequest, files []*os.File) (*libcontainer.Contain
 	}
 	if err := giveStdio(proc, req.Terminal, files); err != nil {
 		return nil, 0, fmt.Errorf("creator: %w", err)
+	}
+	if opts.SeccompDir != "" {
+		prog, err := seccompcache.Open(opts.SeccompDir, cfg.Seccomp)
+		if err != nil { // the init compiles the filter itself, as runc does
+			fmt.Fprintln(os.Stderr, "creator: seccomp filter not precompiled:", err)
+		} else if prog != nil {
+			defer prog.Close()
+			proc.ExtraFiles = []*os.File{prog}
+		}
 	}
 	if err := removeStale(opts.StateRoot, opts.ID); err != nil {
 		return nil, 0, fmt.Errorf("remove what a killed shim left of the container: %w", err)

@@ -19,6 +19,7 @@ type Options struct {
 	ID          string
 	Socket      string // unix socket the shim serves on
 	StateRoot   string // libcontainer state root
+	SeccompDir  string // precompiled seccomp programs (internal/seccompcache)
 	LogPath     string // json-file log
 	LogMaxSize  int64
 	LogMaxFiles int

@@ -4,6 +4,7 @@ package integration
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -162,5 +163,52 @@ func TestCgroupFavorDynMods(t *testing.T) {
 	got := slices.Sorted(slices.Values(after))
 	if !slices.Equal(got, want) {
 		t.Errorf("%s options: before %v, after %v", point, before, after)
+	}
+}
+
+// TestPrecompiledSeccomp: the first container's creator compiles the
+// default profile into the exec root once; later inits load that program
+// instead of compiling (internal/seccompcache). Shown by swapping in an
+// allow-all program under the same key: unshare, which the profile
+// refuses, then works. A program under another key is not used. The
+// container's process never holds the program's file.
+func TestPrecompiledSeccomp(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	probe := func() string {
+		t.Helper()
+		return d.Must("run", "--rm", "busybox", "sh", "-c",
+			`unshare -U true 2>/dev/null; echo unshare=$?; for f in /proc/1/fd/*; do readlink $f; done; true`)
+	}
+	out := probe()
+	if !strings.Contains(out, "unshare=1") {
+		t.Fatalf("the default profile let unshare through:\n%s", out)
+	}
+	progs, _ := filepath.Glob(filepath.Join(d.ExecRoot, "seccomp", "*"))
+	if len(progs) != 1 {
+		t.Fatalf("programs in the exec root: %v, want one", progs)
+	}
+	if name := filepath.Base(progs[0]); strings.Contains(out, name) {
+		t.Errorf("the container's process holds the program's file:\n%s", out)
+	}
+	orig, err := os.ReadFile(progs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The file: "BSECCMP1", key (32 bytes), flags, count (uint32 LE), then
+	// 8-byte instructions. One instruction: return SECCOMP_RET_ALLOW.
+	allowAll := append(slices.Clone(orig[:44]), 1, 0, 0, 0, 0x06, 0, 0, 0, 0, 0, 0xff, 0x7f)
+	if err := os.WriteFile(progs[0], allowAll, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := probe(); !strings.Contains(out, "unshare=0") {
+		t.Errorf("the init did not load the program from the exec root:\n%s", out)
+	}
+	allowAll[8] ^= 0xff // another config's key
+	if err := os.WriteFile(progs[0], allowAll, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := probe(); !strings.Contains(out, "unshare=1") {
+		t.Errorf("the init loaded a program compiled for another config:\n%s", out)
 	}
 }
