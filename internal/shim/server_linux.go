@@ -227,6 +227,12 @@ func (s *server) reap() {
 	}
 	s.io.closeClients()
 	s.remove()
+	// The socket goes before anyone learns of the exit: once the daemon
+	// knows, it may start the container again, and the new shim listens
+	// on the same path. Removed later, it was the new shim's socket that
+	// went (a start right after a stop failed: "shim is not running").
+	// Connections already open stay; a new one finds the exit file.
+	s.ln.Close() // unlinks the socket
 	s.mu.Lock()
 	s.status, s.exit = "stopped", exit
 	for _, w := range s.waiters {
@@ -268,8 +274,6 @@ func (s *server) serve() {
 	<-s.done
 	// Let in-flight wait answers go out, then leave.
 	time.Sleep(50 * time.Millisecond)
-	s.ln.Close()
-	os.Remove(s.opts.Socket)
 }
 
 func (s *server) handle(conn net.Conn) {

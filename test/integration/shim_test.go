@@ -189,3 +189,23 @@ func TestRemoveAfterShimWasKilled(t *testing.T) {
 		t.Errorf("cgroups of the removed container are left: %v", m)
 	}
 }
+
+// TestStartRightAfterExit: a container started again as soon as its exit
+// is known gets a new shim on the same socket path while the old shim is
+// still finishing; the old one must not take the new one's socket with it
+// (it did: "shim is not running", and the container then ran on with a
+// shim nobody could reach, so that even rm -f failed).
+func TestStartRightAfterExit(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	d.Must("run", "-d", "--name", "again", "busybox", "sleep", "100")
+	for i := 0; i < 5; i++ {
+		d.Must("kill", "again")
+		d.Must("wait", "again")
+		d.Must("start", "again")
+		if st := d.Must("inspect", "-f", "{{.State.Status}}", "again"); st != "running" {
+			t.Fatalf("round %d: status %q after start", i, st)
+		}
+	}
+	d.Must("rm", "-f", "again")
+}
