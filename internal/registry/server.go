@@ -72,6 +72,10 @@ func writeError(w http.ResponseWriter, err error) {
 		ae = errorf(http.StatusInternalServerError, "UNKNOWN", "%v", err)
 	}
 	w.Header().Set("Content-Type", "application/json")
+	// Headers set for a success (uploadHeaders' "Content-Length: 0") must
+	// not describe the error body: the server would cut the connection
+	// after it, while the client, told the body was empty, reuses it.
+	w.Header().Del("Content-Length")
 	w.WriteHeader(ae.status)
 	_ = json.NewEncoder(w).Encode(map[string][]*apiError{"errors": {ae}})
 }
