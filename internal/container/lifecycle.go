@@ -232,7 +232,12 @@ func (s *Service) monitor(e *entry, task *runtime.Task) {
 		e.rec.State.Status = "restarting"
 		e.rec.RestartCount++
 	}
-	_ = s.persist(&e.rec)
+	autoRemove := e.rec.HostConfig.AutoRemove && !restart
+	if !autoRemove {
+		// --rm: the record is deleted next; should the daemon die before,
+		// Restore finds the exit and removes the container then.
+		_ = s.persist(&e.rec)
+	}
 	rec := e.rec
 	close(e.exitCh)
 	e.exitCh = make(chan struct{})
@@ -241,8 +246,8 @@ func (s *Service) monitor(e *entry, task *runtime.Task) {
 		s.event(&rec, "oom", nil)
 	}
 	s.event(&rec, "die", map[string]string{"exitCode": fmt.Sprint(st.Code)})
-	if rec.HostConfig.AutoRemove && !restart {
-		_ = s.remove(e, true)
+	if autoRemove {
+		_ = s.removeWith(e, true, true)
 		return
 	}
 	if restart {
@@ -451,7 +456,14 @@ func (s *Service) Remove(ref string, force bool) error {
 	return s.remove(e, force)
 }
 
-func (s *Service) remove(e *entry, force bool) error {
+func (s *Service) remove(e *entry, force bool) error { return s.removeWith(e, force, false) }
+
+// removeWith removes a container. With lazyFiles (--rm after an exit) its
+// files go after its record, in the background: the record is what `wait
+// --condition removed` (docker run --rm) waits for, and a daemon that dies
+// in between leaves files that Restore's sweep removes. Errors there are
+// only logged, where `rm` reports them.
+func (s *Service) removeWith(e *entry, force, lazyFiles bool) error {
 	e.mu.Lock()
 	rec := e.rec
 	if rec.State.Status == "removing" {
@@ -488,17 +500,34 @@ func (s *Service) remove(e *entry, force bool) error {
 	}
 	e.rec.State.Status = "removing"
 	e.mu.Unlock()
-	if err := s.layers.RemoveRW(rec.ID); err != nil {
-		e.mu.Lock()
-		e.rec.State.Status = "dead"
-		e.mu.Unlock()
-		return fmt.Errorf("remove container filesystem: %w", err)
+	removeFiles := func() error {
+		if err := s.layers.RemoveRW(rec.ID); err != nil {
+			return fmt.Errorf("remove container filesystem: %w", err)
+		}
+		_ = s.rt.Delete(rec.ID)
+		return nil
 	}
-	_ = s.rt.Delete(rec.ID)
+	if !lazyFiles {
+		if err := removeFiles(); err != nil {
+			e.mu.Lock()
+			e.rec.State.Status = "dead"
+			e.mu.Unlock()
+			return err
+		}
+	}
 	if err := s.deleteRecord(rec.ID); err != nil {
 		return err
 	}
-	_ = os.RemoveAll(rec.Dir)
+	if lazyFiles {
+		go func() {
+			if err := removeFiles(); err != nil {
+				slog.Warn("removing a --rm container's files; the next daemon start retries", "id", rec.ID[:12], "err", err)
+			}
+			_ = os.RemoveAll(rec.Dir)
+		}()
+	} else {
+		_ = os.RemoveAll(rec.Dir)
+	}
 	s.mu.Lock()
 	delete(s.byID, rec.ID)
 	if s.names[rec.Name] == rec.ID {

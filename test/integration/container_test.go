@@ -306,3 +306,26 @@ func TestStartAttachAndImageStopSignal(t *testing.T) {
 		t.Fatalf("the image's STOPSIGNAL was not used: exit %s", code)
 	}
 }
+
+// TestRunRmLeavesNothing: the container is gone when run --rm returns; its
+// files go right after (in the background), its mount before.
+func TestRunRmLeavesNothing(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	for i := 0; i < 3; i++ {
+		d.Must("run", "--rm", "busybox", "true")
+	}
+	if out := d.Must("ps", "-a", "-q"); out != "" {
+		t.Fatalf("containers left after run --rm: %q", out)
+	}
+	if m := testutil.Mounts(d.DataRoot); len(m) != 0 {
+		t.Errorf("mounts left: %v", m)
+	}
+	empty := func(dir string) bool {
+		entries, err := os.ReadDir(dir)
+		return err == nil && len(entries) == 0
+	}
+	for _, dir := range []string{filepath.Join(d.DataRoot, "layers", "rw"), filepath.Join(d.DataRoot, "containers"), filepath.Join(d.ExecRoot, "containers")} {
+		testutil.Eventually(t, 5*time.Second, dir+" emptied", func() bool { return empty(dir) })
+	}
+}

@@ -4,7 +4,9 @@ package integration
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -99,4 +101,38 @@ func TestDaemonRestartAppliesRestartPolicies(t *testing.T) {
 			t.Errorf("%s started after a daemon restart", name)
 		}
 	}
+}
+
+// TestRestartSweepsOrphanFiles: files of containers the database does not
+// know (a daemon that died while removing one: run --rm removes the
+// record first, the files after) go at the next start; a known
+// container's stay.
+func TestRestartSweepsOrphanFiles(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	kept := d.Must("create", "busybox", "true")
+	orphan := strings.Repeat("ab", 32)
+	dirs := []string{
+		filepath.Join(d.DataRoot, "layers", "rw", orphan, "diff"),
+		filepath.Join(d.DataRoot, "containers", orphan),
+		filepath.Join(d.ExecRoot, "containers", orphan),
+	}
+	for _, dir := range dirs {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Kill()
+	d.Start()
+	for _, dir := range dirs {
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("%s is still there (%v)", dir, err)
+		}
+	}
+	for _, dir := range []string{filepath.Join(d.DataRoot, "layers", "rw", kept), filepath.Join(d.DataRoot, "containers", kept)} {
+		if _, err := os.Stat(dir); err != nil {
+			t.Errorf("a known container's files: %v", err)
+		}
+	}
+	d.Must("start", "-a", kept)
 }
