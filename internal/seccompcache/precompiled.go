@@ -6,12 +6,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/seccomp"
@@ -37,14 +40,16 @@ func key(cfg *configs.Seccomp) ([32]byte, error) {
 	}
 	h := sha256.New()
 	h.Write([]byte(magic))
-	h.Write([]byte(compilerVersion))
+	h.Write([]byte(compilerVersion()))
 	h.Write(b)
 	var k [32]byte
 	h.Sum(k[:0])
 	return k, nil
 }
 
-var compilerVersion = func() string {
+// compilerVersion is computed when first needed: the shim program runs
+// this package's init in every shim, creator and init.
+var compilerVersion = sync.OnceValue(func() string {
 	v := "runc ?"
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range bi.Deps {
@@ -55,7 +60,7 @@ var compilerVersion = func() string {
 	}
 	ma, mi, mc := libseccomp.GetLibraryVersion()
 	return fmt.Sprintf("%s libseccomp %d.%d.%d", v, ma, mi, mc)
-}()
+})
 
 // Open returns, open for reading, the file in dir that holds the program
 // libcontainer's InitSeccomp would load for cfg, compiling it and storing
@@ -66,11 +71,10 @@ func Open(dir string, cfg *configs.Seccomp) (*os.File, error) {
 	if cfg == nil {
 		return nil, nil
 	}
-	k, err := key(cfg)
+	k, name, err := path(dir, cfg)
 	if err != nil {
 		return nil, err
 	}
-	name := filepath.Join(dir, hex.EncodeToString(k[:]))
 	if f, err := os.Open(name); err == nil {
 		return f, nil
 	}
@@ -93,6 +97,31 @@ func Open(dir string, cfg *configs.Seccomp) (*os.File, error) {
 		return nil, err
 	}
 	return os.Open(name)
+}
+
+// Find is Open without the compiling: nil, nil if dir holds no program for
+// cfg. The shim uses it for exec, so as not to keep libseccomp's and the
+// compiler's memory for the container's life.
+func Find(dir string, cfg *configs.Seccomp) (*os.File, error) {
+	if cfg == nil {
+		return nil, nil
+	}
+	_, name, err := path(dir, cfg)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return f, err
+}
+
+func path(dir string, cfg *configs.Seccomp) (k [32]byte, name string, err error) {
+	if k, err = key(cfg); err != nil {
+		return k, "", err
+	}
+	return k, filepath.Join(dir, hex.EncodeToString(k[:])), nil
 }
 
 // Adopt runs in libcontainer's init before libcontainer.Init: if its fd 3

@@ -56,9 +56,17 @@ func TestKeySurvivesTheTripToInit(t *testing.T) {
 func TestOpenCompilesOnce(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "seccomp")
 	cfg := dockerDefault(t)
+	if f, err := Find(dir, cfg); f != nil || err != nil {
+		t.Fatalf("Find before Open = %v, %v; want nothing", f, err)
+	}
 	f, err := Open(dir, cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if g, err := Find(dir, cfg); g == nil || err != nil || g.Name() != f.Name() {
+		t.Fatalf("Find after Open = %v, %v; want %s", g, err, f.Name())
+	} else {
+		g.Close()
 	}
 	b, err := os.ReadFile(f.Name())
 	f.Close()

@@ -29,6 +29,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berthproject/berth/internal/logs"
+	"github.com/berthproject/berth/internal/seccompcache"
 )
 
 // Main runs a shim for the bundle directory given as the only argument.
@@ -513,6 +514,14 @@ func (s *server) execStart(conn net.Conn, r *bufio.Reader, req Request) {
 		sio.closeChildEnds()
 		fail(err)
 		return
+	}
+	if s.opts.SeccompDir != "" {
+		// The creator's program for the container's profile, if it is
+		// still there: the exec's init then need not compile it.
+		if prog, _ := seccompcache.Find(s.opts.SeccompDir, ctr.Config().Seccomp); prog != nil {
+			defer prog.Close()
+			proc.ExtraFiles = []*os.File{prog}
+		}
 	}
 	if err := ctr.Run(proc); err != nil {
 		sio.closeChildEnds()

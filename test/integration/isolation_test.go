@@ -175,10 +175,15 @@ func TestCgroupFavorDynMods(t *testing.T) {
 func TestPrecompiledSeccomp(t *testing.T) {
 	d := testutil.StartDaemon(t)
 	d.LoadBusybox()
+	const script = `unshare -U true 2>/dev/null; echo unshare=$?; for f in /proc/1/fd/* /proc/$$/fd/*; do readlink $f; done; true`
 	probe := func() string {
 		t.Helper()
-		return d.Must("run", "--rm", "busybox", "sh", "-c",
-			`unshare -U true 2>/dev/null; echo unshare=$?; for f in /proc/1/fd/*; do readlink $f; done; true`)
+		return d.Must("run", "--rm", "busybox", "sh", "-c", script)
+	}
+	d.Must("run", "-d", "--name", "long", "busybox", "sleep", "100")
+	probeExec := func() string { // an exec's init uses the program too
+		t.Helper()
+		return d.Must("exec", "long", "sh", "-c", script)
 	}
 	out := probe()
 	if !strings.Contains(out, "unshare=1") {
@@ -190,6 +195,9 @@ func TestPrecompiledSeccomp(t *testing.T) {
 	}
 	if name := filepath.Base(progs[0]); strings.Contains(out, name) {
 		t.Errorf("the container's process holds the program's file:\n%s", out)
+	}
+	if out := probeExec(); !strings.Contains(out, "unshare=1") || strings.Contains(out, filepath.Base(progs[0])) {
+		t.Errorf("exec: unshare let through, or the program's file held:\n%s", out)
 	}
 	orig, err := os.ReadFile(progs[0])
 	if err != nil {
@@ -204,11 +212,17 @@ func TestPrecompiledSeccomp(t *testing.T) {
 	if out := probe(); !strings.Contains(out, "unshare=0") {
 		t.Errorf("the init did not load the program from the exec root:\n%s", out)
 	}
+	if out := probeExec(); !strings.Contains(out, "unshare=0") {
+		t.Errorf("the exec's init did not load the program from the exec root:\n%s", out)
+	}
 	allowAll[8] ^= 0xff // another config's key
 	if err := os.WriteFile(progs[0], allowAll, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if out := probe(); !strings.Contains(out, "unshare=1") {
 		t.Errorf("the init loaded a program compiled for another config:\n%s", out)
+	}
+	if out := probeExec(); !strings.Contains(out, "unshare=1") {
+		t.Errorf("the exec's init loaded a program compiled for another config:\n%s", out)
 	}
 }
