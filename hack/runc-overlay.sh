@@ -16,10 +16,12 @@ ours=$repo/internal/seccompcache/_runc
 rm -rf "$dir/runc"
 mkdir -p "$dir"
 cp -rs "$src" "$dir/runc"
+# The module cache's directories are read-only, and so are their copies.
+find "$dir/runc" -type d -exec chmod u+w {} +
 sc=$dir/runc/libcontainer/seccomp
 rm "$sc/seccomp_linux.go"
 cp "$src/libcontainer/seccomp/seccomp_linux.go" "$sc/seccomp_linux.go"
-chmod u+w "$sc" "$sc/patchbpf" "$sc/seccomp_linux.go"
+chmod u+w "$sc/seccomp_linux.go"
 if ! patch -s -F0 --no-backup-if-mismatch -r - "$sc/seccomp_linux.go" <"$ours/seccomp_linux.go.patch" >&2; then
 	echo "runc's libcontainer/seccomp/seccomp_linux.go changed: update $ours/seccomp_linux.go.patch" >&2
 	exit 1
