@@ -218,7 +218,6 @@ func (s *Service) monitor(e *entry, task *runtime.Task) {
 		return
 	}
 	_ = s.layers.Unmount(task.ID)
-	_ = s.rt.Delete(task.ID)
 	s.forgetExecs(task.ID) // they ended with the container
 	e.mu.Lock()
 	e.rec.State.Status = "exited"
@@ -235,9 +234,13 @@ func (s *Service) monitor(e *entry, task *runtime.Task) {
 	autoRemove := e.rec.HostConfig.AutoRemove && !restart
 	if !autoRemove {
 		// --rm: the record is deleted next; should the daemon die before,
-		// Restore finds the exit and removes the container then.
+		// Restore finds the container's shim gone and removes it then.
 		_ = s.persist(&e.rec)
 	}
+	// The bundle, with the exit file the shim left there, goes once the
+	// exit is recorded (a daemon dying before still finds the real exit
+	// code), and under e.mu: a start cannot have written a new one yet.
+	_ = s.rt.Delete(task.ID)
 	rec := e.rec
 	close(e.exitCh)
 	e.exitCh = make(chan struct{})
