@@ -240,7 +240,10 @@ func (s *Service) monitor(e *entry, task *runtime.Task) {
 	// The bundle, with the exit file the shim left there, goes once the
 	// exit is recorded (a daemon dying before still finds the real exit
 	// code), and under e.mu: a start cannot have written a new one yet.
-	_ = s.rt.Delete(task.ID)
+	// A --rm container's goes with its other files, after its record.
+	if !autoRemove {
+		_ = s.rt.Delete(task.ID)
+	}
 	rec := e.rec
 	close(e.exitCh)
 	e.exitCh = make(chan struct{})
