@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/opencontainers/runc/libcontainer"
 	_ "github.com/opencontainers/runc/libcontainer/nsenter" // runs before Go starts, only for `init`
 
 	_ "github.com/berthproject/berth/internal/hugeheap" // huge pages for the heap of init (not of the shim)
-	"github.com/berthproject/berth/internal/seccompcache"
 	"github.com/berthproject/berth/internal/shim"
 )
 
@@ -16,8 +14,7 @@ func main() {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case "init":
-			seccompcache.Adopt() // a precompiled seccomp filter, if the creator passed one
-			libcontainer.Init()  // never returns
+			shim.InitMain() // never returns
 		case shim.CreatorMode:
 			os.Exit(shim.CreatorMain())
 		case shim.DestroyMode:

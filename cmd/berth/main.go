@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/opencontainers/runc/libcontainer"
 	_ "github.com/opencontainers/runc/libcontainer/nsenter" // runs before Go starts, only for `init`
 
 	"github.com/berthproject/berth/internal/cli/root"
@@ -17,7 +16,6 @@ import (
 	_ "github.com/berthproject/berth/internal/hugeheap" // huge pages for the heap of a CLI command or init
 	"github.com/berthproject/berth/internal/initproc"
 	"github.com/berthproject/berth/internal/registry"
-	"github.com/berthproject/berth/internal/seccompcache"
 	"github.com/berthproject/berth/internal/shim"
 )
 
@@ -28,8 +26,7 @@ func main() {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case "init":
-			seccompcache.Adopt() // a precompiled seccomp filter, if the creator passed one
-			libcontainer.Init()  // never returns
+			shim.InitMain() // never returns
 		case shim.CreatorMode:
 			os.Exit(shim.CreatorMain())
 		case shim.DestroyMode:

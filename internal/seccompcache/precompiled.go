@@ -68,15 +68,12 @@ var compilerVersion = sync.OnceValue(func() string {
 // first extra file and closes it once the init has started. nil, nil for
 // no seccomp. An error leaves the init to compile the filter itself.
 func Open(dir string, cfg *configs.Seccomp) (*os.File, error) {
-	if cfg == nil {
-		return nil, nil
+	if f, err := Find(dir, cfg); f != nil || err != nil || cfg == nil {
+		return f, err
 	}
 	k, name, err := path(dir, cfg)
 	if err != nil {
 		return nil, err
-	}
-	if f, err := os.Open(name); err == nil {
-		return f, nil
 	}
 	prog, flags, err := seccomp.Compile(cfg)
 	if err != nil {

@@ -99,6 +99,13 @@ func CreatorMain() int {
 	return 0
 }
 
+// InitMain runs libcontainer's init (the shim program's "init" argument),
+// with the seccomp program the creator passed it, if any. Never returns.
+func InitMain() {
+	seccompcache.Adopt()
+	libcontainer.Init()
+}
+
 // createContainer makes the container from the bundle's spec and starts
 // its init, which waits for Exec. files are the init's stdio (see createRequest).
 func createContainer(req createRequest, files []*os.File) (*libcontainer.Container, int, error) {
