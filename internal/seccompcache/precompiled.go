@@ -22,9 +22,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Available reports whether this build precompiles seccomp filters.
-const Available = true
-
 // initFd is where the init finds the program: the creator passes it as
 // libcontainer's Process.ExtraFiles[0]. libcontainer's own files for the
 // init (pipes, sockets, the exec fifo) come after it and are not regular

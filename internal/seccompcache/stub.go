@@ -8,9 +8,6 @@ import (
 	"github.com/opencontainers/runc/libcontainer/configs"
 )
 
-// Available reports whether this build precompiles seccomp filters.
-const Available = false
-
 // Open hands over nothing: this build's libcontainer has no hook for a
 // precompiled program (see the package doc).
 func Open(dir string, cfg *configs.Seccomp) (*os.File, error) { return nil, nil }
