@@ -177,6 +177,7 @@ func (s *server) create() error {
 		sio.resize(uint16(b.Height), uint16(b.Width))
 	}
 	go s.reap()
+	go s.sweepStrays(s.done)
 	return nil
 }
 
