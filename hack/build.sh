@@ -1,9 +1,13 @@
 #!/bin/sh
 # Builds berth as `make build` does: static (so it can be any container's
 # --init), with seccomp, and with the shim program (cmd/berth-shim) embedded.
-# Usage: hack/build.sh OUTPUT
+# Usage: hack/build.sh OUTPUT [race]
+# With "race", berth itself (daemon and CLI) is built with the race
+# detector instead: dynamically linked, so run --init is unavailable (the
+# stress test's daemon uses it); the embedded shim stays as always.
 set -eu
 out=${1:-berth}
+mode=${2:-}
 cd "$(dirname "$0")/.."
 tags=seccomp,netgo,osusergo
 ldflags=-extldflags=-static
@@ -17,4 +21,8 @@ trap 'rm -f "$tmp"; rm -rf "$runc"' EXIT
 modfile=$(./hack/runc-overlay.sh "$runc")
 go build -modfile "$modfile" -tags "$tags,seccompcache" -ldflags "$ldflags" -o "$tmp" ./cmd/berth-shim
 mv -f "$tmp" internal/shimbin/berth-shim.bin
-go build -tags "$tags,shimembed" -ldflags "$ldflags" -o "$out" ./cmd/berth
+if [ "$mode" = race ]; then
+	go build -race -tags "$tags,shimembed" -o "$out" ./cmd/berth
+else
+	go build -tags "$tags,shimembed" -ldflags "$ldflags" -o "$out" ./cmd/berth
+fi

@@ -48,10 +48,45 @@ type entry struct {
 	rec    Record
 	exitCh chan struct{} // closed at the next exit, then replaced
 
-	rmCh chan struct{}
+	rmCh    chan struct{} // closed when the container is removed
+	removed bool          // rmCh is closed
 	// attachers waiting for a start (attach before start)
-	pending  []*pendingAttach
-	starting bool
+	pending []*pendingAttach
+	// starting is set while a start (the user's or the restart policy's)
+	// is under way without holding mu; startDone is closed when it ends.
+	// A removal waits for it: it must never remove what a start is
+	// creating, nor a start bring back what was removed.
+	starting  bool
+	startDone chan struct{}
+	// removing is set from the moment a removal is decided (before its
+	// kill) until it ends: no start may begin meanwhile.
+	removing bool
+	// userRestart is set while `restart` stops and starts the container:
+	// its exit then is no reason to remove a --rm container.
+	userRestart bool
+}
+
+// beginStart marks a start under way; callers hold e.mu.
+func (e *entry) beginStart() {
+	e.starting = true
+	e.startDone = make(chan struct{})
+}
+
+// endStart marks the start ended; callers hold e.mu.
+func (e *entry) endStart() {
+	e.starting = false
+	close(e.startDone)
+}
+
+// waitStarts returns, with e.mu held again, once no start is under way;
+// callers hold e.mu.
+func (e *entry) waitStarts() {
+	for e.starting {
+		done := e.startDone
+		e.mu.Unlock()
+		<-done
+		e.mu.Lock()
+	}
 }
 
 type pendingAttach struct {

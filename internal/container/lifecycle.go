@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/berthproject/berth/internal/initproc"
 	"github.com/berthproject/berth/internal/logs"
 	"github.com/berthproject/berth/internal/runtime"
+	"github.com/berthproject/berth/internal/shim"
 	"github.com/berthproject/berth/internal/spec"
 )
 
@@ -36,19 +38,19 @@ func (s *Service) Start(ctx context.Context, ref string) error {
 		e.mu.Unlock()
 		return ErrNotModified.WithMessage("container already started")
 	}
-	if e.rec.State.Status == "removing" || e.rec.State.Status == "dead" {
+	if e.removing || e.removed || e.rec.State.Status == "removing" || e.rec.State.Status == "dead" {
 		e.mu.Unlock()
 		return errdefs.ErrConflict.WithMessage("container is marked for removal and cannot be started")
 	}
-	e.starting = true
+	e.beginStart()
 	e.rec.ManualStop = false
 	e.mu.Unlock()
 	err = s.start(ctx, e)
 	e.mu.Lock()
-	e.starting = false
-	rec := e.rec
+	e.endStart()
+	autoRemove := e.rec.HostConfig.AutoRemove && !e.userRestart
 	e.mu.Unlock()
-	if err != nil && rec.HostConfig.AutoRemove {
+	if err != nil && autoRemove {
 		_ = s.remove(e, true)
 	}
 	return err
@@ -231,7 +233,7 @@ func (s *Service) monitor(e *entry, task *runtime.Task) {
 		e.rec.State.Status = "restarting"
 		e.rec.RestartCount++
 	}
-	autoRemove := e.rec.HostConfig.AutoRemove && !restart
+	autoRemove := e.rec.HostConfig.AutoRemove && !restart && !e.userRestart
 	if !autoRemove {
 		// --rm: the record is deleted next; should the daemon die before,
 		// Restore finds the container's shim gone and removes it then.
@@ -260,13 +262,15 @@ func (s *Service) monitor(e *entry, task *runtime.Task) {
 		go func() {
 			time.Sleep(delay)
 			e.mu.Lock()
-			still := e.rec.State.Status == "restarting" && !e.rec.ManualStop && !e.starting
-			e.starting = still
+			still := e.rec.State.Status == "restarting" && !e.rec.ManualStop && !e.starting && !e.removing && !e.removed
+			if still {
+				e.beginStart()
+			}
 			e.mu.Unlock()
 			if still {
 				err := s.start(context.Background(), e)
 				e.mu.Lock()
-				e.starting = false
+				e.endStart()
 				e.mu.Unlock()
 				if err != nil {
 					slog.Error("restart container", "id", rec.ID, "err", err)
@@ -310,7 +314,8 @@ func (s *Service) Stop(ctx context.Context, ref string, timeout *int, sig string
 		return err
 	}
 	e.mu.Lock()
-	if e.rec.State.Status == "restarting" && !e.starting {
+	e.waitStarts()
+	if e.rec.State.Status == "restarting" {
 		// Waiting out its restart delay: no process to signal.
 		e.rec.ManualStop = true
 		e.rec.State.Status = "exited"
@@ -380,37 +385,65 @@ func (s *Service) Kill(ref, sig string) error {
 	if err != nil {
 		return err
 	}
-	rec := e.snapshot()
-	if !rec.Running() || rec.State.Status == "restarting" {
-		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Cannot kill container: %s: container %s is not running", strings.TrimPrefix(rec.Name, "/"), rec.ID))
-	}
 	ks := syscall.SIGKILL
 	if sig != "" {
 		if ks, err = signal.ParseSignal(sig); err != nil {
 			return errdefs.ErrInvalidArgument.WithMessage(err.Error())
 		}
 	}
-	if ks == syscall.SIGKILL {
-		e.mu.Lock()
-		e.rec.ManualStop = rec.HostConfig.RestartPolicy.Name != "always" && rec.HostConfig.RestartPolicy.Name != "on-failure"
+	e.mu.Lock()
+	rec := e.rec
+	if !rec.Running() || rec.State.Status == "restarting" || e.starting {
 		e.mu.Unlock()
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Cannot kill container: %s: container %s is not running", ref, rec.ID))
 	}
+	if ks == syscall.SIGKILL {
+		e.rec.ManualStop = rec.HostConfig.RestartPolicy.Name != "always" && rec.HostConfig.RestartPolicy.Name != "on-failure"
+	}
+	exitCh := e.exitCh
+	e.mu.Unlock()
 	if err := s.rt.Task(rec.ID).Kill(ks); err != nil {
+		if errors.Is(err, shim.ErrShimGone) {
+			// It exited meanwhile: its shim is leaving.
+			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Cannot kill container: %s: container %s is not running", ref, rec.ID))
+		}
 		return err
 	}
 	s.event(&rec, "kill", map[string]string{"signal": fmt.Sprint(int(ks))})
+	if ks == syscall.SIGKILL {
+		// As Docker: a SIGKILL returns once the container has exited.
+		select {
+		case <-exitCh:
+		case <-time.After(30 * time.Second):
+			return fmt.Errorf("container %s did not exit after SIGKILL", rec.ID[:12])
+		}
+	}
 	return nil
 }
 
 // Restart stops (if running) and starts the container.
+// A --rm container stays: its exit here is no reason to remove it.
 func (s *Service) Restart(ctx context.Context, ref string, timeout *int, sig string) error {
-	if err := s.Stop(ctx, ref, timeout, sig); err != nil && !errdefs.IsNotModified(err) {
+	e, err := s.lookup(ref)
+	if err != nil {
 		return err
 	}
-	if err := s.Start(ctx, ref); err != nil {
+	e.mu.Lock()
+	e.userRestart = true
+	id := e.rec.ID
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.userRestart = false
+		e.mu.Unlock()
+	}()
+	if err := s.Stop(ctx, id, timeout, sig); err != nil && !errdefs.IsNotModified(err) {
 		return err
 	}
-	rec, _ := s.Get(ref)
+	if err := s.Start(ctx, id); err != nil && !errdefs.IsNotModified(err) {
+		return err
+	}
+	rec := e.snapshot()
 	s.event(&rec, "restart", nil)
 	return nil
 }
@@ -471,40 +504,48 @@ func (s *Service) remove(e *entry, force bool) error { return s.removeWith(e, fo
 // only logged, where `rm` reports them.
 func (s *Service) removeWith(e *entry, force, lazyFiles bool) error {
 	e.mu.Lock()
+	e.waitStarts()
 	rec := e.rec
-	if rec.State.Status == "removing" {
+	if e.removing || e.removed {
 		e.mu.Unlock()
 		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("removal of container %s is already in progress", rec.ID[:12]))
 	}
-	if rec.State.Status == "restarting" && !e.starting {
-		e.rec.ManualStop = true
-		rec.State.Status = "exited"
-	}
-	if rec.Running() {
-		if !force {
-			e.mu.Unlock()
-			state := "running"
-			if rec.State.Status == "paused" {
-				state = "paused"
-			}
-			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot remove container %q: container is %s: stop the container before removing or force remove", rec.Name, state))
-		}
-		e.rec.ManualStop = true
-		exitCh := e.exitCh
+	if rec.Running() && !force {
 		e.mu.Unlock()
-		task := s.rt.Task(rec.ID)
+		why := "is " + rec.State.Status + ": stop the container before removing or force remove"
 		if rec.State.Status == "paused" {
-			_ = task.Resume()
+			why = "is paused and must be unpaused first"
 		}
-		_ = task.Kill(syscall.SIGKILL)
-		select {
-		case <-exitCh:
-		case <-time.After(30 * time.Second):
-			return fmt.Errorf("container %s did not exit after SIGKILL", rec.ID[:12])
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot remove container %q: container %s", rec.Name, why))
+	}
+	// From here no start may begin (Start checks e.removing).
+	e.removing = true
+	if rec.Running() {
+		e.rec.ManualStop = true
+		if rec.State.Status == "restarting" {
+			// Waiting out its restart delay: there is no process.
+			e.rec.State.Status = "exited"
+		} else {
+			exitCh := e.exitCh
+			e.mu.Unlock()
+			task := s.rt.Task(rec.ID)
+			if rec.State.Status == "paused" {
+				_ = task.Resume()
+			}
+			_ = task.Kill(syscall.SIGKILL)
+			select {
+			case <-exitCh:
+			case <-time.After(30 * time.Second):
+				e.mu.Lock()
+				e.removing = false
+				e.mu.Unlock()
+				return fmt.Errorf("container %s did not exit after SIGKILL", rec.ID[:12])
+			}
+			e.mu.Lock()
 		}
-		e.mu.Lock()
 	}
 	e.rec.State.Status = "removing"
+	rec = e.rec
 	e.mu.Unlock()
 	removeFiles := func() error {
 		if err := s.layers.RemoveRW(rec.ID); err != nil {
@@ -517,11 +558,16 @@ func (s *Service) removeWith(e *entry, force, lazyFiles bool) error {
 		if err := removeFiles(); err != nil {
 			e.mu.Lock()
 			e.rec.State.Status = "dead"
+			e.removing = false // a later rm tries again
 			e.mu.Unlock()
 			return err
 		}
 	}
 	if err := s.deleteRecord(rec.ID); err != nil {
+		e.mu.Lock()
+		e.rec.State.Status = "dead"
+		e.removing = false
+		e.mu.Unlock()
 		return err
 	}
 	if lazyFiles {
@@ -541,7 +587,11 @@ func (s *Service) removeWith(e *entry, force, lazyFiles bool) error {
 	}
 	s.mu.Unlock()
 	s.event(&rec, "destroy", nil)
+	e.mu.Lock()
+	e.removed = true
+	e.removing = false
 	close(e.rmCh)
+	e.mu.Unlock()
 	return nil
 }
 

@@ -129,7 +129,10 @@ func (s *Service) lookup(ref string) (*entry, error) {
 		return e, nil
 	}
 	if id, ok := s.names["/"+strings.TrimPrefix(ref, "/")]; ok {
-		return s.byID[id], nil
+		if e := s.byID[id]; e != nil {
+			return e, nil
+		}
+		// The name is reserved by a create still under way: no container yet.
 	}
 	if ref != "" {
 		var found *entry

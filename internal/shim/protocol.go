@@ -118,10 +118,12 @@ func (c *Client) Dial(req Request) (net.Conn, *bufio.Reader, error) {
 func ReadResponse(r *bufio.Reader) (*Response, error) {
 	line, err := r.ReadBytes('\n')
 	if err != nil {
+		// The shim closed the connection before answering (EOF, or a reset
+		// when it exited with the request unread): it is going away.
 		if err == io.EOF {
 			return nil, ErrShimGone
 		}
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", ErrShimGone, err)
 	}
 	var resp Response
 	if err := json.Unmarshal(line, &resp); err != nil {

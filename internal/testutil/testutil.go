@@ -39,45 +39,55 @@ func RepoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// build is one build of berth per test process.
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
 
-// Main runs a test package's tests and then removes the berth binary
-// Binary built for them. Use it from TestMain.
+var plainBuild, raceBuild build
+
+// Main runs a test package's tests and then removes the berth binaries
+// Binary and RaceBinary built for them. Use it from TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
+	for _, b := range []*build{&plainBuild, &raceBuild} {
+		if b.path != "" {
+			os.RemoveAll(filepath.Dir(b.path))
+		}
 	}
 	os.Exit(code)
 }
 
 // Binary builds berth (with seccomp support) once per test process; the
 // package's TestMain must call Main so the build is removed afterwards.
-func Binary(t testing.TB) string {
+// It is built as `make build` builds it: static (it serves as the init of
+// run --init), with the shim program embedded.
+func Binary(t testing.TB) string { return plainBuild.get(t) }
+
+// RaceBinary builds berth with the race detector (see hack/build.sh).
+func RaceBinary(t testing.TB) string { return raceBuild.get(t, "race") }
+
+func (b *build) get(t testing.TB, mode ...string) string {
 	t.Helper()
-	buildOnce.Do(func() {
+	b.once.Do(func() {
 		dir, err := os.MkdirTemp("", "berth-bin-")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		binPath = filepath.Join(dir, "berth")
-		// As `make build` builds it: static (it serves as the init of
-		// run --init), with the shim program embedded.
-		cmd := exec.Command("./hack/build.sh", binPath)
+		b.path = filepath.Join(dir, "berth")
+		cmd := exec.Command("./hack/build.sh", append([]string{b.path}, mode...)...)
 		cmd.Dir = RepoRoot()
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("hack/build.sh: %v\n%s", err, out)
+			b.err = fmt.Errorf("hack/build.sh: %v\n%s", err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return binPath
+	return b.path
 }
 
 // Daemon is a berth daemon private to one test.
@@ -102,7 +112,14 @@ func (d *Daemon) Host() string { return "unix://" + d.Socket }
 func StartDaemon(t testing.TB, extra ...string) *Daemon {
 	t.Helper()
 	RequiresRoot(t)
-	bin := Binary(t)
+	return StartDaemonBinary(t, Binary(t), extra...)
+}
+
+// StartDaemonBinary is StartDaemon with the berth binary bin (RaceBinary's,
+// say).
+func StartDaemonBinary(t testing.TB, bin string, extra ...string) *Daemon {
+	t.Helper()
+	RequiresRoot(t)
 	root, err := os.MkdirTemp("", "bt-")
 	if err != nil {
 		t.Fatal(err)
@@ -144,6 +161,14 @@ func (d *Daemon) Start() {
 		}
 	}
 	d.t.Fatalf("daemon did not answer\n%s", d.Log())
+}
+
+// Pid is the daemon process's pid (0 when it is not running).
+func (d *Daemon) Pid() int {
+	if d.cmd == nil || d.cmd.Process == nil {
+		return 0
+	}
+	return d.cmd.Process.Pid
 }
 
 // Kill stops the daemon with SIGKILL (containers keep running).

@@ -1,6 +1,7 @@
 package containers
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -111,7 +112,8 @@ func (rt *Router) stop(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := rt.b.Stop(r.Context(), r.PathValue("id"), t, r.FormValue("signal")); err != nil {
+	// As Docker: a stop whose client went away still completes.
+	if err := rt.b.Stop(context.WithoutCancel(r.Context()), r.PathValue("id"), t, r.FormValue("signal")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -123,7 +125,9 @@ func (rt *Router) restart(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := rt.b.Restart(r.Context(), r.PathValue("id"), t, r.FormValue("signal")); err != nil {
+	// As Docker: a restart whose client went away still completes (and
+	// says so in its event).
+	if err := rt.b.Restart(context.WithoutCancel(r.Context()), r.PathValue("id"), t, r.FormValue("signal")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
