@@ -40,7 +40,7 @@ func rel(p string) string { return strings.TrimPrefix(strings.TrimPrefix(p, modu
 var (
 	services = []string{"internal/container", "internal/image", "internal/build", "internal/network", "internal/volume", "internal/registry", "internal/cluster"}
 	lowLevel = []string{"internal/content", "internal/layer", "internal/logs", "internal/archive", "internal/events",
-		"internal/db", "internal/spec", "internal/runtime", "internal/shim", "internal/shimbin", "internal/hello", "internal/initproc", "internal/hugeheap", "internal/cgroupmount", "internal/seccompcache"}
+		"internal/db", "internal/spec", "internal/runtime", "internal/shim", "internal/shimbin", "internal/hello", "internal/initproc", "internal/hugeheap", "internal/cgroupmount", "internal/seccompcache", "internal/sysinfo"}
 )
 
 func under(p string, roots []string) string {

@@ -21,8 +21,15 @@ trap 'rm -f "$tmp"; rm -rf "$runc"' EXIT
 modfile=$(./hack/runc-overlay.sh "$runc")
 go build -modfile "$modfile" -tags "$tags,seccompcache" -ldflags "$ldflags" -o "$tmp" ./cmd/berth-shim
 mv -f "$tmp" internal/shimbin/berth-shim.bin
+# /version's GitCommit and BuildTime (the toolchain's own stamp may be
+# turned off, GOFLAGS=-buildvcs=false).
+stamp=""
+if commit=$(git rev-parse --short=7 HEAD 2>/dev/null); then
+	[ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] || commit="$commit-dirty"
+	stamp="-X github.com/berthproject/berth/internal/daemon.GitCommit=$commit -X github.com/berthproject/berth/internal/daemon.BuildTime=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+fi
 if [ "$mode" = race ]; then
-	go build -race -tags "$tags,shimembed" -o "$out" ./cmd/berth
+	go build -race -tags "$tags,shimembed" -ldflags "$stamp" -o "$out" ./cmd/berth
 else
-	go build -tags "$tags,shimembed" -ldflags "$ldflags" -o "$out" ./cmd/berth
+	go build -tags "$tags,shimembed" -ldflags "$ldflags $stamp" -o "$out" ./cmd/berth
 fi

@@ -2,7 +2,7 @@
 # Installs the Debian packages berth needs to build (libseccomp headers for
 # the seccomp filter, patch for hack/runc-overlay.sh) and, with "test", to
 # run its tests (busybox-static for the test image; the docker CLI if none
-# is installed) and, with "bench", to run the benchmarks (Debian's docker.io
+# is installed; Debian's python3-docker, the Python SDK, as a client) and, with "bench", to run the benchmarks (Debian's docker.io
 # for a real dockerd to compare with, debootstrap for the Debian image).
 # Skips what is there.
 set -eu
@@ -15,6 +15,7 @@ if [ "${1:-}" = test ]; then
 	dpkg -s busybox-static >/dev/null 2>&1 || need="$need busybox-static"
 	command -v docker >/dev/null 2>&1 || need="$need docker.io"
 	command -v script >/dev/null 2>&1 || need="$need bsdutils"
+	/usr/bin/python3 -c "import docker" >/dev/null 2>&1 || need="$need python3-docker"
 fi
 if [ "${1:-}" = bench ]; then
 	dpkg -s busybox-static >/dev/null 2>&1 || need="$need busybox-static"

@@ -42,6 +42,11 @@ func New(engineVersion string, routers ...Router) *Server {
 	for _, r := range routers {
 		r.Register(mux)
 	}
+	// What no router serves (an unknown path, or a known one with another
+	// method) gets Docker's 404.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		httputil.WriteError(w, errdefs.ErrNotFound.WithMessage("page not found"))
+	})
 	s := &Server{engineVersion: engineVersion}
 	// No idle or write timeouts: streams and hijacked connections are long
 	// (and Java clients keep pooled connections open).

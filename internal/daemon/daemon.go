@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/berthproject/berth/internal/api"
 	apicontainers "github.com/berthproject/berth/internal/api/containers"
 	apiimages "github.com/berthproject/berth/internal/api/images"
+	"github.com/berthproject/berth/internal/api/inactive"
 	apisystem "github.com/berthproject/berth/internal/api/system"
 	"github.com/berthproject/berth/internal/cgroupmount"
 	"github.com/berthproject/berth/internal/container"
@@ -30,12 +32,18 @@ import (
 	"github.com/berthproject/berth/internal/events"
 	"github.com/berthproject/berth/internal/image"
 	"github.com/berthproject/berth/internal/layer"
+	"github.com/berthproject/berth/internal/logs"
 	"github.com/berthproject/berth/internal/runtime"
 	"github.com/berthproject/berth/internal/shimbin"
+	"github.com/berthproject/berth/internal/sysinfo"
 )
 
 // Version is the engine version, set at build time.
 var Version = "0.1.0-dev"
+
+// GitCommit and BuildTime are set by hack/build.sh (-ldflags -X); a build
+// without them falls back to what the Go toolchain stamped, if anything.
+var GitCommit, BuildTime string
 
 // Config is the daemon's configuration (flags override daemon.json).
 type Config struct {
@@ -163,6 +171,8 @@ func (b systemBackend) Counts() (n, running, paused, stopped, images int) {
 	return n, running, paused, stopped, len(imgs)
 }
 
+func (b systemBackend) Listeners() int { return b.bus.Subscribers() }
+
 func (b systemBackend) Subscribe(since time.Time) ([]events.Message, <-chan events.Message, func()) {
 	return b.bus.Subscribe(since)
 }
@@ -246,17 +256,27 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("reconcile images: %w", err)
 	}
 	cgv := "1"
-	if cgroups.IsCgroup2UnifiedMode() {
+	unified := cgroups.IsCgroup2UnifiedMode()
+	if unified {
 		cgv = "2"
 	}
 	sum := sha256.Sum256([]byte(cfg.DataRoot))
+	engineID := strings.ToUpper(hex.EncodeToString(sum[:8]))
+	build := readBuildInfo()
 	srv := api.New(Version,
 		apisystem.New(systemBackend{containers, images, bus}, apisystem.Config{
-			Version: Version, APIVersion: api.APIVersion, MinAPIVersion: api.MinAPIVersion, GitCommit: "berth",
-			DataRoot: cfg.DataRoot, ID: strings.ToUpper(hex.EncodeToString(sum[:8])), CgroupVersion: cgv,
+			Version: Version, APIVersion: api.APIVersion, MinAPIVersion: api.MinAPIVersion,
+			GitCommit: build.commit, BuildTime: build.time, RuncVersion: build.runc,
+			DataRoot: cfg.DataRoot, ID: engineID, CgroupVersion: cgv,
+			Cgroups: sysinfo.ProbeCgroups("/sys/fs/cgroup", unified),
+			DriverStatus: [][2]string{{"Backing Filesystem", sysinfo.BackingFS(cfg.DataRoot)}, {"Supports d_type", "true"},
+				{"Using metacopy", "false"}, {"Native Overlay Diff", "true"}, {"userxattr", "false"}},
+			Debug: cfg.LogLevel == "debug", InsecureRegistries: cfg.InsecureRegistries, Mirrors: cfg.RegistryMirrors,
+			LogDrivers: logs.Drivers(),
 		}),
 		apicontainers.New(containers),
 		apiimages.New(images),
+		inactive.New(engineID, time.Now()),
 	)
 	errc := make(chan error, len(cfg.Hosts))
 	for _, h := range cfg.Hosts {
@@ -286,6 +306,50 @@ func Run(ctx context.Context, cfg Config) error {
 	defer cancel()
 	_ = srv.Shutdown(sctx)
 	return nil
+}
+
+type buildInfo struct{ commit, time, runc string }
+
+// readBuildInfo reads what the Go toolchain stamped into the binary: the
+// commit it was built from ("-dirty" with uncommitted changes), that
+// commit's time, and the version of runc's libcontainer.
+func readBuildInfo() (b buildInfo) {
+	b = buildInfo{commit: "unknown"}
+	defer func() {
+		if GitCommit != "" {
+			b.commit = GitCommit
+		}
+		if BuildTime != "" {
+			b.time = BuildTime
+		}
+	}()
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return b
+	}
+	dirty := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			b.commit = s.Value[:min(len(s.Value), 7)]
+		case "vcs.time":
+			b.time = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if dirty && b.commit != "unknown" {
+		b.commit += "-dirty"
+	}
+	for _, d := range bi.Deps {
+		if d.Path == "github.com/opencontainers/runc" {
+			b.runc = strings.TrimPrefix(d.Version, "v")
+			if d.Replace != nil && d.Replace.Version != "" {
+				b.runc = strings.TrimPrefix(d.Replace.Version, "v")
+			}
+		}
+	}
+	return b
 }
 
 // isStatic reports whether the ELF file at path needs no dynamic loader

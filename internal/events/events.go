@@ -79,3 +79,10 @@ func (b *Bus) Subscribe(since time.Time) (past []Message, ch <-chan Message, can
 		b.mu.Unlock()
 	}
 }
+
+// Subscribers is how many subscriptions are open.
+func (b *Bus) Subscribers() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.subs)
+}

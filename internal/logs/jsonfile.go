@@ -289,3 +289,6 @@ func decodeAll(r io.Reader, fn func(Entry) error) error {
 		}
 	}
 }
+
+// Drivers names the log drivers a container may use.
+func Drivers() []string { return []string{"json-file"} }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/filters"
 )
 
 // WriteJSON writes v with the given status as application/json.
@@ -190,4 +191,22 @@ func ParseTime(s string) (time.Time, error) {
 		nanos, _ = strconv.ParseInt((frac + "000000000")[:9], 10, 64)
 	}
 	return time.Unix(n, nanos), nil
+}
+
+// Filters reads the "filters" query parameter (both of Docker's JSON
+// forms) and refuses a key that is not one of allowed, as Docker does
+// ("invalid filter 'x'"): a filter that would be ignored is an error.
+func Filters(r *http.Request, allowed ...string) (filters.Args, error) {
+	f, err := filters.FromJSON(r.FormValue("filters"))
+	if err != nil {
+		return f, errdefs.ErrInvalidArgument.WithMessage(err.Error())
+	}
+	ok := map[string]bool{}
+	for _, k := range allowed {
+		ok[k] = true
+	}
+	if err := f.Validate(ok); err != nil {
+		return f, errdefs.ErrInvalidArgument.WithMessage(err.Error())
+	}
+	return f, nil
 }

@@ -1,0 +1,189 @@
+//go:build integration
+
+package integration
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berthproject/berth/internal/testutil"
+)
+
+// getJSON requests path on the daemon and decodes the JSON answer.
+func getJSON(t *testing.T, d *testutil.Daemon, method, path string, v any) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://berth"+path, nil)
+	resp, err := unixClient(d.Socket).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if v != nil {
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, path, err, b)
+		}
+	}
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+// TestSetUpEndpointsAnswerAsDocker: what clients touch at set-up answers
+// as a Docker engine without plugins, swarm, networks or volumes does.
+func TestSetUpEndpointsAnswerAsDocker(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	const swarm = `{"message":"This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again."}`
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		body         string // exact, or a prefix when it ends in "*"
+	}{
+		{"GET", "/v1.47/plugins", 200, "[]"},
+		{"GET", "/v1.47/plugins/foo/json", 404, `{"message":"plugin \"foo\" not found"}`},
+		{"POST", "/v1.47/plugins/pull", 501, `{"message":"berth: plugins are not supported yet"}`},
+		{"GET", "/v1.47/swarm", 503, swarm},
+		{"GET", "/v1.47/nodes", 503, swarm},
+		{"GET", "/v1.47/nodes/abc", 503, swarm},
+		{"GET", "/v1.47/services", 503, swarm},
+		{"GET", "/v1.47/tasks", 503, swarm},
+		{"GET", "/v1.47/secrets", 503, swarm},
+		{"GET", "/v1.47/configs", 503, swarm},
+		{"POST", "/v1.47/swarm/init", 501, `{"message":"berth: swarm mode is not supported yet"}`},
+		{"GET", "/v1.47/nope", 404, `{"message":"page not found"}`},
+		{"GET", "/nope/deeper", 404, `{"message":"page not found"}`},
+		{"PUT", "/v1.47/containers/json", 404, `{"message":"page not found"}`},
+		{"GET", "/v1.47/volumes", 200, `{"Volumes":[],"Warnings":[]}`},
+		{"GET", "/v1.47/volumes/data", 404, `{"message":"get data: no such volume"}`},
+		{"POST", "/v1.47/volumes/create", 501, `{"message":"berth: volumes are not supported yet"}`},
+		{"POST", "/v1.47/networks/create", 501, `{"message":"berth: networks other than the default ones are not supported yet"}`},
+		{"GET", "/v1.47/networks/nope", 404, `{"message":"network nope not found"}`},
+		{"GET", `/v1.47/networks?filters={"foo":{"x":true}}`, 400, `{"message":"invalid filter 'foo'"}`},
+	} {
+		status, body := getJSON(t, d, tc.method, tc.path, nil)
+		want := tc.body
+		ok := body == want
+		if p, prefix := strings.CutSuffix(want, "*"); prefix {
+			ok = strings.HasPrefix(body, p)
+		}
+		if status != tc.status || !ok {
+			t.Errorf("%s %s: %d %s, want %d %s", tc.method, tc.path, status, body, tc.status, want)
+		}
+	}
+	var nets []struct{ Name, Driver, Id string }
+	getJSON(t, d, "GET", "/v1.47/networks", &nets)
+	var names []string
+	for _, n := range nets {
+		names = append(names, n.Name+"/"+n.Driver)
+	}
+	if strings.Join(names, " ") != "bridge/bridge host/host none/null" {
+		t.Fatalf("networks: %v", names)
+	}
+	var byID struct{ Name string }
+	getJSON(t, d, "GET", "/v1.47/networks/"+nets[1].Id[:12], &byID)
+	if byID.Name != "host" {
+		t.Fatalf("network by ID prefix: %+v", byID)
+	}
+	// The docker CLI lists them.
+	out := testutil.Run(t, "", []string{"DOCKER_HOST=" + d.Host()}, "docker", "network", "ls", "--format", "{{.Name}}")
+	if out.Code != 0 || strings.Fields(out.Stdout)[0] != "bridge" {
+		t.Fatalf("docker network ls: %s", out)
+	}
+}
+
+// cgroupHas reports whether the host's v1 hierarchy or v2 root offers a
+// controller, read here independently of the daemon.
+func cgroupHas(v1file, v2controller string) bool {
+	if _, err := os.Stat("/sys/fs/cgroup/" + v1file); err == nil {
+		return true
+	}
+	b, _ := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")
+	return strings.Contains(" "+string(b)+" ", " "+v2controller+" ") && !strings.Contains(v1file, "memsw") && !strings.Contains(v1file, "oom")
+}
+
+func TestInfoAndVersionComplete(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	var info map[string]any
+	getJSON(t, d, "GET", "/v1.47/info", &info)
+	st, err := time.Parse(time.RFC3339Nano, info["SystemTime"].(string))
+	if err != nil || time.Since(st).Abs() > time.Minute || !strings.Contains(info["SystemTime"].(string), ".") {
+		t.Errorf("SystemTime %v (%v)", info["SystemTime"], err)
+	}
+	for field, has := range map[string]bool{
+		"MemoryLimit":    cgroupHas("memory/memory.limit_in_bytes", "memory"),
+		"SwapLimit":      cgroupHas("memory/memory.memsw.limit_in_bytes", "memory"),
+		"OomKillDisable": cgroupHas("memory/memory.oom_control", "-"),
+		"CpuCfsPeriod":   cgroupHas("cpu/cpu.cfs_period_us", "cpu"),
+		"CpuCfsQuota":    cgroupHas("cpu/cpu.cfs_quota_us", "cpu"),
+		"CPUShares":      cgroupHas("cpu/cpu.shares", "cpu"),
+		"CPUSet":         cgroupHas("cpuset/cpuset.cpus", "cpuset"),
+		"PidsLimit":      cgroupHas("pids/cgroup.procs", "pids"),
+	} {
+		if info[field] != has {
+			t.Errorf("%s = %v, the host has it: %v", field, info[field], has)
+		}
+	}
+	fwd, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	if info["IPv4Forwarding"] != (strings.TrimSpace(string(fwd)) == "1") {
+		t.Errorf("IPv4Forwarding = %v, ip_forward is %q", info["IPv4Forwarding"], fwd)
+	}
+	host, _ := os.Hostname()
+	uname, _ := exec.Command("uname", "-m").Output()
+	for field, want := range map[string]any{
+		"Driver": "overlay2", "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs", "DefaultRuntime": "runc",
+		"Name": host, "Architecture": strings.TrimSpace(string(uname)), "OSType": "linux",
+	} {
+		if info[field] != want {
+			t.Errorf("%s = %v, want %v", field, info[field], want)
+		}
+	}
+	for _, field := range []string{"ID", "CgroupVersion", "KernelVersion", "OperatingSystem", "ServerVersion"} {
+		if s, _ := info[field].(string); s == "" {
+			t.Errorf("%s is empty", field)
+		}
+	}
+	if n, _ := info["NCPU"].(float64); n < 1 {
+		t.Errorf("NCPU %v", info["NCPU"])
+	}
+	if m, _ := info["MemTotal"].(float64); m < 1<<20 {
+		t.Errorf("MemTotal %v", info["MemTotal"])
+	}
+	if rts, _ := info["Runtimes"].(map[string]any); rts["runc"] == nil {
+		t.Errorf("Runtimes %v", info["Runtimes"])
+	}
+	if so, _ := info["SecurityOptions"].([]any); len(so) == 0 || so[0] != "name=seccomp,profile=builtin" {
+		t.Errorf("SecurityOptions %v", info["SecurityOptions"])
+	}
+	var version struct {
+		Components []struct {
+			Name    string
+			Details map[string]string
+		}
+	}
+	getJSON(t, d, "GET", "/v1.47/version", &version)
+	if len(version.Components) == 0 || version.Components[0].Name != "Engine" {
+		t.Fatalf("components %+v", version.Components)
+	}
+	det := version.Components[0].Details
+	for _, k := range []string{"GitCommit", "GoVersion", "KernelVersion", "BuildTime"} {
+		if det[k] == "" || det[k] == "unknown" {
+			t.Errorf("Engine %s = %q", k, det[k])
+		}
+	}
+	if det["Experimental"] != "false" {
+		t.Errorf("Engine Experimental = %q", det["Experimental"])
+	}
+	// Docker's Python SDK reads the same.
+	py := testutil.Run(t, "", nil, "/usr/bin/python3", "-c", `
+import sys, docker
+c = docker.DockerClient(base_url=sys.argv[1])
+i = c.info()
+print(i["Driver"], len(c.networks.list()), len(c.volumes.list()), len(c.plugins.list()))`, d.Host())
+	if py.Code != 0 || strings.TrimSpace(py.Stdout) != "overlay2 3 0 0" {
+		t.Fatalf("python3-docker: %s", py)
+	}
+}
