@@ -2,8 +2,9 @@
 # Installs the Debian packages berth needs to build (libseccomp headers for
 # the seccomp filter, patch for hack/runc-overlay.sh) and, with "test", to
 # run its tests (busybox-static for the test image; the docker CLI if none
-# is installed; Debian's python3-docker, the Python SDK, as a client) and, with "bench", to run the benchmarks (Debian's docker.io
-# for a real dockerd to compare with, debootstrap for the Debian image).
+# is installed; Debian's python3-docker, the Python SDK, as a client) and,
+# with "bench", to run the benchmarks (Debian's docker.io for a real dockerd
+# to compare with, debootstrap for the Debian image).
 # Skips what is there.
 set -eu
 need=""
