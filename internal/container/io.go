@@ -172,6 +172,24 @@ func parsePS(out string, pids []int) ([]string, [][]string, error) {
 	return titles, procs, nil
 }
 
+// Size reports what the container wrote (its read-write layer) and that
+// plus its image's size, as inspect --size shows them.
+func (s *Service) Size(ref string) (rw, rootfs int64, err error) {
+	rec, err := s.Get(ref)
+	if err != nil {
+		return 0, 0, err
+	}
+	rw, err = s.layers.RWSize(rec.ID)
+	if err != nil {
+		return 0, 0, err
+	}
+	img, err := s.images.Resolve(rec.Image.String())
+	if err != nil {
+		return rw, rw, nil // the image went: only what the container holds
+	}
+	return rw, rw + img.Size, nil
+}
+
 // Stats reads a running container's cgroup statistics.
 func (s *Service) Stats(ref string) (Record, *cgroups.Stats, error) {
 	rec, err := s.Get(ref)

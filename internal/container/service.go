@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	goruntime "runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,6 +37,7 @@ const Bucket = "containers"
 type ImageInfo struct {
 	ID     digest.Digest
 	Top    digest.Digest // chain ID of the top layer
+	Size   int64         // bytes of the image's unpacked layers
 	Config dockerspec.DockerOCIImageConfig
 }
 
@@ -200,8 +202,20 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 	if hc == nil {
 		hc = &container.HostConfig{}
 	}
+	if err := validateConfig(cfg); err != nil {
+		return CreateResult{}, err
+	}
 	if err := validateHostConfig(hc); err != nil {
 		return CreateResult{}, err
+	}
+	if err := s.validateLinks(hc.Links); err != nil {
+		return CreateResult{}, err
+	}
+	switch {
+	case len(hc.PortBindings) > 0:
+		return CreateResult{}, errdefs.ErrInvalidArgument.WithMessage("berth: -p (HostConfig.PortBindings) is not supported yet")
+	case hc.PublishAllPorts:
+		return CreateResult{}, errdefs.ErrInvalidArgument.WithMessage("berth: -P (HostConfig.PublishAllPorts) is not supported yet")
 	}
 	img, err := s.images.Resolve(cfg.Image)
 	if err != nil {
@@ -249,7 +263,50 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 	return CreateResult{ID: id, Warnings: warnings}, nil
 }
 
+// validateLinks refuses a link to a container that does not exist with
+// Docker's words, and any other: links come with the networking service.
+func (s *Service) validateLinks(links []string) error {
+	for _, l := range links {
+		name, _, _ := strings.Cut(l, ":")
+		if _, err := s.lookup(name); err != nil {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("could not get container for %s: %v", strings.TrimPrefix(name, "/"), err))
+		}
+	}
+	if len(links) > 0 {
+		return errdefs.ErrInvalidArgument.WithMessage("berth: --link is not supported yet")
+	}
+	return nil
+}
+
+// validateConfig checks and normalizes cfg as Docker does at create.
+func validateConfig(cfg *container.Config) error {
+	for _, kv := range cfg.Env {
+		if k, _, _ := strings.Cut(kv, "="); k == "" {
+			return errdefs.ErrInvalidArgument.WithMessage("invalid environment variable: " + kv)
+		}
+	}
+	if wd := cfg.WorkingDir; wd != "" {
+		if !filepath.IsAbs(wd) {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("the working directory '%s' is invalid, it needs to be an absolute path", wd))
+		}
+		cfg.WorkingDir = filepath.Clean(wd)
+	}
+	return nil
+}
+
 func validateHostConfig(hc *container.HostConfig) error {
+	switch hc.Runtime {
+	case "", "runc":
+	default:
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("unknown or invalid runtime name: %s", hc.Runtime))
+	}
+	switch m := hc.IpcMode; {
+	case m == "", m.IsPrivate(), m.IsShareable(), m.IsHost():
+	case m.IsContainer(), m.IsNone():
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("berth: --ipc %s is not supported yet", m))
+	default:
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid IPC mode: %s", m))
+	}
 	switch hc.NetworkMode {
 	case "", "default", "bridge", "none", "host":
 	default:
@@ -277,6 +334,12 @@ func validateHostConfig(hc *container.HostConfig) error {
 	if _, _, err := logs.ParseOptions(hc.LogConfig.Config); err != nil {
 		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
 	}
+	if err := validateMounts(hc); err != nil {
+		return err
+	}
+	if err := validateResources(hc); err != nil {
+		return err
+	}
 	if hc.MemorySwap > 0 && hc.Memory > 0 && hc.MemorySwap < hc.Memory {
 		return errdefs.ErrInvalidArgument.WithMessage("Minimum memoryswap limit should be larger than memory limit, see usage")
 	}
@@ -286,8 +349,127 @@ func validateHostConfig(hc *container.HostConfig) error {
 	if hc.Memory > 0 && hc.Memory < 6*1024*1024 {
 		return errdefs.ErrInvalidArgument.WithMessage("Minimum memory limit allowed is 6MB")
 	}
-	if hc.NanoCPUs > 0 && hc.CPUQuota > 0 {
-		return errdefs.ErrInvalidArgument.WithMessage("Conflicting options: Nano CPUs and CPU Period cannot both be set")
+	return nil
+}
+
+// validateMounts checks mount targets as Docker does (absolute, not "/",
+// not twice), then refuses what berth does not mount yet: a container
+// without the data its user asked for is worse than an error.
+func validateMounts(hc *container.HostConfig) error {
+	seen := map[string]bool{}
+	add := func(target string) error {
+		t := filepath.Clean(target)
+		if seen[t] {
+			return errdefs.ErrInvalidArgument.WithMessage("Duplicate mount point: " + t)
+		}
+		seen[t] = true
+		return nil
+	}
+	tmpfs := make([]string, 0, len(hc.Tmpfs))
+	for t := range hc.Tmpfs {
+		tmpfs = append(tmpfs, t)
+	}
+	sort.Strings(tmpfs)
+	for _, t := range tmpfs {
+		if t == "/" {
+			return errdefs.ErrInvalidArgument.WithMessage("invalid specification: destination can't be '/'")
+		}
+		if !filepath.IsAbs(t) {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid mount path: '%s' mount path must be absolute", t))
+		}
+		if err := add(t); err != nil {
+			return err
+		}
+	}
+	for _, m := range hc.Mounts {
+		if err := add(m.Target); err != nil {
+			return err
+		}
+	}
+	for _, b := range hc.Binds {
+		parts := strings.Split(b, ":")
+		target := parts[0]
+		if len(parts) > 1 {
+			target = parts[1]
+		}
+		if err := add(target); err != nil {
+			return err
+		}
+	}
+	switch {
+	case len(hc.Binds) > 0:
+		return errdefs.ErrInvalidArgument.WithMessage("berth: -v (HostConfig.Binds) is not supported yet")
+	case len(hc.Mounts) > 0:
+		return errdefs.ErrInvalidArgument.WithMessage("berth: --mount (HostConfig.Mounts) is not supported yet")
+	case len(hc.VolumesFrom) > 0:
+		return errdefs.ErrInvalidArgument.WithMessage("berth: --volumes-from is not supported yet")
+	}
+	return nil
+}
+
+// validateResources checks limits as Docker does.
+func validateResources(hc *container.HostConfig) error {
+	bad := func(format string, a ...any) error {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf(format, a...))
+	}
+	r := hc.Resources
+	if r.MemorySwappiness != nil && (*r.MemorySwappiness < -1 || *r.MemorySwappiness > 100) {
+		return bad("Invalid value: %v, valid memory swappiness range is 0-100", *r.MemorySwappiness)
+	}
+	if r.MemoryReservation > 0 && r.MemoryReservation < 6*1024*1024 {
+		return bad("Minimum memory reservation allowed is 6MB")
+	}
+	if r.Memory > 0 && r.MemoryReservation > 0 && r.Memory < r.MemoryReservation {
+		return bad("Minimum memory limit can not be less than memory reservation limit, see usage")
+	}
+	if ncpu := int64(goruntime.NumCPU()); r.NanoCPUs < 0 || r.NanoCPUs > ncpu*1e9 {
+		return bad("Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", ncpu, ncpu)
+	}
+	if r.NanoCPUs > 0 && r.CPUPeriod > 0 {
+		return bad("Conflicting options: Nano CPUs and CPU Period cannot both be set")
+	}
+	if r.NanoCPUs > 0 && r.CPUQuota > 0 {
+		return bad("Conflicting options: Nano CPUs and CPU Quota cannot both be set")
+	}
+	if r.CPUPeriod != 0 && (r.CPUPeriod < 1000 || r.CPUPeriod > 1000000) {
+		return bad("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)")
+	}
+	if r.CPUQuota > 0 && r.CPUQuota < 1000 {
+		return bad("CPU cfs quota can not be less than 1ms (i.e. 1000)")
+	}
+	if r.CPUShares < 0 {
+		return bad("invalid CPU shares (%d): value must be a positive integer", r.CPUShares)
+	}
+	if r.BlkioWeight > 0 && (r.BlkioWeight < 10 || r.BlkioWeight > 1000) {
+		return bad("Range of blkio weight is from 10 to 1000")
+	}
+	if hc.OomScoreAdj < -1000 || hc.OomScoreAdj > 1000 {
+		return bad("Invalid value %d, range for oom score adj is [-1000, 1000]", hc.OomScoreAdj)
+	}
+	if r.CpusetCpus != "" {
+		if err := checkCPUSet(r.CpusetCpus, goruntime.NumCPU()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkCPUSet checks a --cpuset-cpus list ("0-2,4") against the host's CPUs.
+func checkCPUSet(list string, ncpu int) error {
+	for _, part := range strings.Split(list, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err1 := strconv.Atoi(lo)
+		b := a
+		var err2 error
+		if isRange {
+			b, err2 = strconv.Atoi(hi)
+		}
+		if err1 != nil || err2 != nil || a < 0 || b < a {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid value %s for cpuset cpus", list))
+		}
+		if b >= ncpu {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Requested CPUs are not available - requested %s, available: 0-%d", list, ncpu-1))
+		}
 	}
 	return nil
 }
@@ -309,6 +491,12 @@ func (s *Service) create(id, name string, cfg *container.Config, hc *container.H
 	}
 	if hc.LogConfig.Type == "" {
 		hc.LogConfig.Type = "json-file"
+	}
+	if hc.IpcMode == "" {
+		hc.IpcMode = "private" // Docker's default-ipc-mode
+	}
+	if hc.Runtime == "" {
+		hc.Runtime = "runc" // libcontainer is runc's
 	}
 	dir := filepath.Join(s.root, id)
 	if err := os.MkdirAll(dir, 0o700); err != nil {

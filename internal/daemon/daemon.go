@@ -145,7 +145,7 @@ func (r imageResolver) Resolve(ref string) (container.ImageInfo, error) {
 	if err != nil {
 		return container.ImageInfo{}, err
 	}
-	return container.ImageInfo{ID: img.ID, Top: img.TopLayer(), Config: img.Config.Config}, nil
+	return container.ImageInfo{ID: img.ID, Top: img.TopLayer(), Size: img.Size, Config: img.Config.Config}, nil
 }
 
 // systemBackend answers the system routes.

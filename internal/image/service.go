@@ -158,7 +158,9 @@ func resolve(tx *bolt.Tx, ref string) (digest.Digest, error) {
 	}
 	named, err := NormalizeRef(ref)
 	if err != nil {
-		return "", errdefs.ErrNotFound.WithMessage("No such image: " + ref)
+		// As Docker: "busybox:sha256:..." is not a name ("invalid
+		// reference format"), 400 rather than 404.
+		return "", err
 	}
 	if v := tx.Bucket([]byte("tags")).Get([]byte(named.String())); v != nil {
 		return digest.Digest(v), nil

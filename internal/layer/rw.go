@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -99,4 +100,35 @@ func mounted(p string) bool {
 		return false
 	}
 	return st.Dev != pst.Dev
+}
+
+// RWSize is the size of what container id wrote (its upper directory):
+// the sum of its files' sizes, a file with several links counted once, as
+// Docker's SizeRw.
+func (s *Store) RWSize(id string) (int64, error) {
+	var total int64
+	seen := map[uint64]bool{}
+	err := filepath.WalkDir(s.RWDiff(id), func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil // gone meanwhile
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+			if seen[st.Ino] {
+				return nil
+			}
+			seen[st.Ino] = true
+		}
+		if !fi.IsDir() {
+			total += fi.Size()
+		}
+		return nil
+	})
+	return total, err
 }

@@ -92,7 +92,8 @@ func Generate(in Input) (*specs.Spec, error) {
 	s := &specs.Spec{
 		Version:  specs.Version,
 		Root:     &specs.Root{Path: in.Rootfs, Readonly: hc.ReadonlyRootfs},
-		Hostname: cfg.Hostname,
+		Hostname:   cfg.Hostname,
+		Domainname: cfg.Domainname, // the NIS domain name, as Docker sets it
 		Process: &specs.Process{
 			Terminal:        cfg.Tty,
 			Args:            args,

@@ -4,10 +4,12 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -186,4 +188,147 @@ print(i["Driver"], len(c.networks.list()), len(c.volumes.list()), len(c.plugins.
 	if py.Code != 0 || strings.TrimSpace(py.Stdout) != "overlay2 3 0 0" {
 		t.Fatalf("python3-docker: %s", py)
 	}
+}
+
+// postJSON sends body to path and returns the status and answer.
+func postJSON(t *testing.T, d *testutil.Daemon, path, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", "http://berth"+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := unixClient(d.Socket).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+func TestCreateValidationAsDocker(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	d.Must("create", "--name", "exists", "busybox", "true")
+	id := d.Must("image", "inspect", "-f", "{{.Id}}", "busybox")
+	for _, tc := range []struct{ name, body, want string }{
+		{"link to nothing", `{"Image":"busybox","HostConfig":{"Links":["nope:x"]}}`, "could not get container for nope: No such container: nope"},
+		{"link not yet", `{"Image":"busybox","HostConfig":{"Links":["exists:x"]}}`, "berth: --link is not supported yet"},
+		{"empty env name", `{"Image":"busybox","Env":["=x"]}`, "invalid environment variable: =x"},
+		{"relative tmpfs", `{"Image":"busybox","HostConfig":{"Tmpfs":{"tmp":""}}}`, "invalid mount path: 'tmp' mount path must be absolute"},
+		{"tmpfs twice", `{"Image":"busybox","HostConfig":{"Tmpfs":{"/x":""},"Mounts":[{"Type":"tmpfs","Target":"/x/"}]}}`, "Duplicate mount point: /x"},
+		{"mount target twice", `{"Image":"busybox","HostConfig":{"Binds":["/a:/d","/b:/d"]}}`, "Duplicate mount point: /d"},
+		{"bind refused", `{"Image":"busybox","HostConfig":{"Binds":["/a:/d"]}}`, "berth: -v (HostConfig.Binds) is not supported yet"},
+		{"port refused", `{"Image":"busybox","HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"8080"}]}}}`, "berth: -p (HostConfig.PortBindings) is not supported yet"},
+		{"digest algorithm as tag", `{"Image":"busybox:` + id + `"}`, "invalid reference format"},
+		{"restart policy", `{"Image":"busybox","HostConfig":{"RestartPolicy":{"Name":"sometimes"}}}`, "invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"},
+		{"negative retries", `{"Image":"busybox","HostConfig":{"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":-1}}}`, "invalid restart policy: maximum retry count cannot be negative"},
+		{"cpus", `{"Image":"busybox","HostConfig":{"NanoCpus":999000000000}}`, "Range of CPUs is from 0.01 to"},
+		{"cpu quota", `{"Image":"busybox","HostConfig":{"CpuQuota":10}}`, "CPU cfs quota can not be less than 1ms (i.e. 1000)"},
+		{"memory", `{"Image":"busybox","HostConfig":{"Memory":1024}}`, "Minimum memory limit allowed is 6MB"},
+		{"relative working dir", `{"Image":"busybox","WorkingDir":"rel"}`, "the working directory 'rel' is invalid, it needs to be an absolute path"},
+		{"runtime", `{"Image":"busybox","HostConfig":{"Runtime":"kata"}}`, "unknown or invalid runtime name: kata"},
+	} {
+		status, body := postJSON(t, d, "/v1.47/containers/create?name=c-"+strings.ReplaceAll(tc.name, " ", "-"), tc.body)
+		var msg struct{ Message string }
+		_ = json.Unmarshal([]byte(body), &msg)
+		if status != 400 || !strings.HasPrefix(msg.Message, tc.want) {
+			t.Errorf("%s: %d %s, want 400 %q", tc.name, status, body, tc.want)
+		}
+	}
+	if out := d.Must("ps", "-aq"); len(strings.Fields(out)) != 1 {
+		t.Fatalf("a refused create left a container: %q", out)
+	}
+}
+
+func TestContainerDefaultsAsDocker(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	dockerEnv := []string{"DOCKER_HOST=" + d.Host()}
+	docker := func(args ...string) string {
+		t.Helper()
+		res := testutil.Run(t, "", dockerEnv, "docker", args...)
+		if res.Code != 0 {
+			t.Fatalf("docker %v: %s", args, res)
+		}
+		return strings.TrimSpace(res.Stdout)
+	}
+	docker("run", "-d", "--name", "cc", "-w", "/tmp/", "--domainname", "example.org", "busybox", "sleep", "100")
+	if got := docker("inspect", "-f", "{{.Config.WorkingDir}} {{.HostConfig.IpcMode}} {{.HostConfig.Runtime}}", "cc"); got != "/tmp private runc" {
+		t.Errorf("WorkingDir IpcMode Runtime = %q", got)
+	}
+	if got := docker("exec", "cc", "sh", "-c", "pwd; cat /proc/sys/kernel/domainname"); got != "/tmp\nexample.org" {
+		t.Errorf("cwd and NIS domain name in the container: %q", got)
+	}
+	// A client older than API 1.32 gets shareable IPC.
+	status, body := postJSON(t, d, "/v1.30/containers/create", `{"Image":"busybox","Cmd":["true"]}`)
+	var created struct{ Id string }
+	if json.Unmarshal([]byte(body), &created); status != 201 {
+		t.Fatalf("create at 1.30: %d %s", status, body)
+	}
+	if got := docker("inspect", "-f", "{{.HostConfig.IpcMode}}", created.Id); got != "shareable" {
+		t.Errorf("IpcMode at API 1.30 = %q", got)
+	}
+	// inspect --size: what the container wrote, and that plus the image.
+	imgSize := docker("image", "inspect", "-f", "{{.Size}}", "busybox")
+	docker("exec", "cc", "sh", "-c", "head -c 100000 /dev/zero > /big")
+	if got := docker("inspect", "--size", "-f", "{{.SizeRw}} {{.SizeRootFs}}", "cc"); got != fmt.Sprintf("100000 %d", 100000+atoi(t, imgSize)) {
+		t.Errorf("SizeRw SizeRootFs = %q (image %s)", got, imgSize)
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestLifecycleAsDocker(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	inspect := func(format, name string) string { return d.Must("inspect", "-f", format, name) }
+
+	// kill with SIGKILL returns once the container has exited.
+	d.Must("run", "-d", "--name", "kk", "busybox", "sleep", "100")
+	d.Must("kill", "kk")
+	if got := inspect("{{.State.Running}} {{.State.ExitCode}}", "kk"); got != "false 137" {
+		t.Errorf("right after kill: %q", got)
+	}
+
+	// rm of a restarting container needs force.
+	d.Must("run", "-d", "--name", "rr", "--restart", "always", "busybox", "sh", "-c", "exit 1")
+	testutil.Eventually(t, 20*time.Second, "the container to be restarting, with a long delay", func() bool {
+		// From the 5th restart on, it waits 3.2 s and more between runs.
+		f := strings.Fields(inspect("{{.State.Restarting}} {{.RestartCount}}", "rr"))
+		return f[0] == "true" && atoi(t, f[1]) >= 5
+	})
+	res := d.Berth("rm", "rr")
+	if res.Code == 0 || !strings.Contains(res.Stderr, `cannot remove container "/rr": container is restarting: stop the container before removing or force remove`) {
+		t.Errorf("rm of a restarting container: %s", res)
+	}
+	d.Must("rm", "-f", "rr")
+
+	// A --rm container can be restarted and stays.
+	d.Must("run", "-d", "--rm", "--name", "auto", "busybox", "sleep", "100")
+	d.Must("restart", "-t", "1", "auto")
+	if got := inspect("{{.State.Running}}", "auto"); got != "true" {
+		t.Errorf("--rm container after restart: running %q", got)
+	}
+
+	// A stop whose client goes away still completes (SIGKILL at the timeout).
+	d.Must("run", "-d", "--name", "stubborn", "busybox", "sh", "-c", "trap '' TERM; while true; do sleep 1; done")
+	since := fmt.Sprint(time.Now().Unix())
+	for _, verb := range []string{"stop", "restart"} {
+		req, _ := http.NewRequest("POST", "http://berth/v1.47/containers/stubborn/"+verb+"?t=2", nil)
+		c := unixClient(d.Socket)
+		c.Timeout = 300 * time.Millisecond
+		if _, err := c.Do(req); err == nil {
+			t.Fatalf("%s answered within 300ms: the container does not ignore SIGTERM?", verb)
+		}
+	}
+	testutil.Eventually(t, 15*time.Second, "the abandoned stop and restart to complete", func() bool {
+		out := d.Must("events", "--since", since, "--until", fmt.Sprint(time.Now().Unix()), "--filter", "container=stubborn", "--format", "{{.Action}}")
+		return strings.Contains(out, "stop") && strings.Contains(out, "restart") && inspect("{{.State.Running}}", "stubborn") == "true"
+	})
 }

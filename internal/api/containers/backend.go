@@ -30,6 +30,7 @@ type Backend interface {
 	Resize(ref string, h, w uint16) error
 	Top(ref, psArgs string) ([]string, [][]string, error)
 	Stats(ref string) (ctr.Record, *cgroups.Stats, error)
+	Size(ref string) (rw, rootfs int64, err error)
 	ExecCreate(ref string, cfg ctr.ExecConfig) (string, error)
 	ExecStart(id string, detach bool) (*ctr.Stream, error)
 	ExecInspect(id string) (ctr.ExecInfo, error)

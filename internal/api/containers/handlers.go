@@ -32,6 +32,12 @@ func (rt *Router) create(w http.ResponseWriter, r *http.Request) error {
 	if req.Config == nil {
 		return errdefs.ErrInvalidArgument.WithMessage("config cannot be empty in order to create a container")
 	}
+	if req.HostConfig == nil {
+		req.HostConfig = &container.HostConfig{}
+	}
+	if req.HostConfig.IpcMode == "" && httputil.VersionLess(httputil.Version(r), "1.32") {
+		req.HostConfig.IpcMode = "shareable" // clients older than API 1.32 got shareable IPC
+	}
 	res, err := rt.b.Create(r.FormValue("name"), req.Config, req.HostConfig)
 	if err != nil {
 		return err
@@ -53,6 +59,7 @@ func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	all := httputil.BoolValue(r, "all") || limit > 0
+	size := httputil.BoolValue(r, "size")
 	out := []container.Summary{}
 	for _, rec := range rt.b.List() {
 		if !all && !rec.Running() {
@@ -61,7 +68,13 @@ func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 		if !matchFilters(f, &rec) {
 			continue
 		}
-		out = append(out, summary(&rec))
+		sum := summary(&rec)
+		if size {
+			if sum.SizeRw, sum.SizeRootFs, err = rt.b.Size(rec.ID); err != nil && !errdefs.IsNotFound(err) {
+				return err
+			}
+		}
+		out = append(out, sum)
 		if limit > 0 && len(out) == limit {
 			break
 		}
@@ -87,7 +100,15 @@ func (rt *Router) inspect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httputil.WriteJSON(w, http.StatusOK, inspect(&rec))
+	out := inspect(&rec)
+	if httputil.BoolValue(r, "size") {
+		rw, rootfs, err := rt.b.Size(rec.ID)
+		if err != nil {
+			return err
+		}
+		out.SizeRw, out.SizeRootFs = &rw, &rootfs
+	}
+	httputil.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
