@@ -211,6 +211,7 @@ type ExecConfig struct {
 	Tty, AttachStdin, AttachStdout bool
 	AttachStderr, Privileged       bool
 	ConsoleSize                    *[2]uint
+	DetachKeys                     string
 }
 
 type execSession struct {
@@ -269,7 +270,9 @@ func (s *Service) execSession(id string) (*execSession, error) {
 // ExecStart runs the exec's process. The stream carries its stdio until
 // it exits (nil when detach). A process that cannot start gets exit code
 // 126 or 127 and the error says why, in runc's words.
-func (s *Service) ExecStart(ref string, detach bool) (*Stream, error) {
+// A consoleSize given here (exec start's) replaces exec create's; either
+// is set before the process starts.
+func (s *Service) ExecStart(ref string, detach bool, consoleSize *[2]uint) (*Stream, error) {
 	x, err := s.execSession(ref)
 	if err != nil {
 		return nil, err
@@ -280,6 +283,9 @@ func (s *Service) ExecStart(ref string, detach bool) (*Stream, error) {
 		return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("Error: Exec command %s has already run", x.ID))
 	}
 	x.Started, x.Running = true, true
+	if consoleSize != nil && consoleSize[0] > 0 {
+		x.Config.ConsoleSize = consoleSize
+	}
 	cfg := x.Config
 	x.mu.Unlock()
 	rec, err := s.Get(x.ContainerID)
@@ -296,12 +302,15 @@ func (s *Service) ExecStart(ref string, detach bool) (*Stream, error) {
 		conn, r, err = s.rt.Task(rec.ID).Exec(x.ID, proc, cfg.AttachStdin && !detach)
 		if err == nil {
 			s.event(&rec, "exec_start: "+strings.Join(cfg.Cmd, " "), map[string]string{"execID": x.ID})
+			// The shim closes the stream when the process has exited.
+			ended := sync.OnceFunc(func() { s.execDied(rec, x) })
 			if detach {
 				go func() { // keep the stream drained so the process never blocks on output
 					buf := make([]byte, 32<<10)
 					for {
 						if _, err := r.Read(buf); err != nil {
 							conn.Close()
+							ended()
 							return
 						}
 					}
@@ -309,7 +318,8 @@ func (s *Service) ExecStart(ref string, detach bool) (*Stream, error) {
 				return nil, nil
 			}
 			task := s.rt.Task(rec.ID)
-			return &Stream{Conn: conn, Reader: r, Tty: cfg.Tty, CloseStdin: func() error { return task.CloseStdin(x.ID) }}, nil
+			return &Stream{Conn: conn, Reader: bufio.NewReader(&endReader{r: r, end: ended}), Tty: cfg.Tty,
+				CloseStdin: func() error { return task.CloseStdin(x.ID) }}, nil
 		}
 	}
 	code := 126
@@ -347,13 +357,36 @@ func (s *Service) execProcess(rec Record, cfg ExecConfig) (*specs.Process, error
 		p.Cwd = cfg.WorkingDir
 	}
 	if cfg.User != "" {
-		uid, gid, groups, err := resolveUser(sp.Root.Path, cfg.User, nil)
+		uid, gid, groups, err := resolveUser(sp.Root.Path, cfg.User, rec.HostConfig.GroupAdd)
 		if err != nil {
 			return nil, err
 		}
 		p.User = specs.User{UID: uid, GID: gid, AdditionalGids: groups}
 	}
 	return &p, nil
+}
+
+// endReader calls end once its reader has ended.
+type endReader struct {
+	r   *bufio.Reader
+	end func()
+}
+
+func (e *endReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil {
+		e.end()
+	}
+	return n, err
+}
+
+// execDied records an exec's exit code and publishes exec_die, as Docker.
+func (s *Service) execDied(rec Record, x *execSession) {
+	info, err := s.ExecInspect(x.ID)
+	if err != nil || info.ExitCode == nil {
+		return
+	}
+	s.event(&rec, "exec_die", map[string]string{"execID": x.ID, "exitCode": strconv.Itoa(*info.ExitCode)})
 }
 
 // ExecInspect reports an exec session, asking the shim for its state.

@@ -184,7 +184,8 @@ func resolveUser(rootfs, u string, groupAdd []string) (uint32, uint32, []uint32,
 	if err != nil {
 		return 0, 0, nil, fmt.Errorf("unable to find user %s: %w", u, err)
 	}
-	var groups []uint32
+	// As Docker: the primary group is also a supplementary one.
+	groups := []uint32{uint32(eu.Gid)}
 	for _, g := range eu.Sgids {
 		groups = append(groups, uint32(g))
 	}

@@ -32,7 +32,7 @@ type Backend interface {
 	Stats(ref string) (ctr.Record, *cgroups.Stats, error)
 	Size(ref string) (rw, rootfs int64, err error)
 	ExecCreate(ref string, cfg ctr.ExecConfig) (string, error)
-	ExecStart(id string, detach bool) (*ctr.Stream, error)
+	ExecStart(id string, detach bool, consoleSize *[2]uint) (*ctr.Stream, error)
 	ExecInspect(id string) (ctr.ExecInfo, error)
 	ExecResize(id string, h, w uint16) error
 }

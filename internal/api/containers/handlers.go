@@ -1,6 +1,7 @@
 package containers
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -237,25 +238,44 @@ func (rt *Router) attach(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer conn.Close()
+	if httputil.BoolValue(r, "logs") {
+		// What the container logged so far first, as Docker does.
+		opts := logs.ReadOptions{Stdout: httputil.BoolValue(r, "stdout"), Stderr: httputil.BoolValue(r, "stderr"), Tail: -1}
+		_, err := rt.b.Logs(r.Context(), rec.ID, opts, func(e logs.Entry) error {
+			if rec.Config.Tty {
+				_, err := io.WriteString(conn, e.Log)
+				return err
+			}
+			_, err := conn.Write(frame(streamOf(e), []byte(e.Log)))
+			return err
+		})
+		if err != nil || !httputil.BoolValue(r, "stream") {
+			return nil
+		}
+	}
 	stdin := httputil.BoolValue(r, "stdin")
 	st, err := rt.b.Attach(r.Context(), id, stdin, httputil.BoolValue(r, "stdout"), httputil.BoolValue(r, "stderr"))
 	if err != nil {
 		fmt.Fprintf(conn, "Error attaching: %s\n", err)
 		return nil
 	}
+	if !rec.Config.Tty {
+		keys = nil // as Docker: detach keys need the container's terminal
+	}
 	relay(conn, buffered, st, stdin && rec.Config.OpenStdin, keys)
 	return nil
 }
 
 // relay copies the client's input to the stream and the stream's output
-// to the client until the output ends (or the client detaches).
+// to the client until the output ends, or the client types the detach
+// keys (nil: none), which closes the hijacked connection.
 func relay(client net.Conn, clientIn io.Reader, st *ctr.Stream, stdin bool, keys []byte) {
 	defer st.Conn.Close()
 	if stdin {
 		go func() {
 			detached := false
 			in := clientIn
-			if st.Tty && len(keys) > 0 {
+			if len(keys) > 0 {
 				in = &detachReader{r: clientIn, keys: keys, onDetach: func() { detached = true; client.Close(); st.Conn.Close() }}
 			}
 			_, err := io.Copy(st.Conn, in)
@@ -367,14 +387,7 @@ func (rt *Router) logs(w http.ResponseWriter, r *http.Request) error {
 			_, err := io.WriteString(fw, line)
 			return err
 		}
-		stream := byte(1)
-		if e.Stream == "stderr" {
-			stream = 2
-		}
-		hdr := make([]byte, 8, 8+len(line))
-		hdr[0] = stream
-		binary.BigEndian.PutUint32(hdr[4:], uint32(len(line)))
-		_, err := fw.Write(append(hdr, line...))
+		_, err := fw.Write(frame(streamOf(e), []byte(line)))
 		return err
 	})
 	if err != nil && r.Context().Err() == nil {
@@ -424,9 +437,12 @@ func (rt *Router) execCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := httputil.DecodeJSON(r, &req); err != nil {
 		return err
 	}
+	if _, err := detachKeys(req.DetachKeys); err != nil {
+		return err
+	}
 	cfg := ctr.ExecConfig{Cmd: req.Cmd, Env: req.Env, WorkingDir: req.WorkingDir, User: req.User, Tty: req.Tty,
 		AttachStdin: req.AttachStdin, AttachStdout: req.AttachStdout, AttachStderr: req.AttachStderr, Privileged: req.Privileged,
-		ConsoleSize: req.ConsoleSize}
+		ConsoleSize: req.ConsoleSize, DetachKeys: req.DetachKeys}
 	id, err := rt.b.ExecCreate(r.PathValue("id"), cfg)
 	if err != nil {
 		return err
@@ -446,33 +462,98 @@ func (rt *Router) execStart(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.Detach {
-		if _, err := rt.b.ExecStart(id, true); err != nil {
+		if _, err := rt.b.ExecStart(id, true, req.ConsoleSize); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	conn, buffered, err := httputil.Hijack(w, r, info.Config.Tty)
+	keys, err := detachKeys(info.Config.DetachKeys)
+	if err != nil {
+		return err
+	}
+	// As Docker: the framing follows exec *start*'s Tty; whether the
+	// process has a terminal is exec create's.
+	conn, buffered, err := httputil.Hijack(w, r, req.Tty)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	st, err := rt.b.ExecStart(id, false)
+	st, err := rt.b.ExecStart(id, false, req.ConsoleSize)
 	if err != nil {
 		// Like moby: after the hijack the error goes into the stream.
 		msg := err.Error() + "\r\n"
-		if info.Config.Tty {
+		if req.Tty {
 			io.WriteString(conn, msg)
 		} else {
-			hdr := make([]byte, 8)
-			hdr[0] = 1
-			binary.BigEndian.PutUint32(hdr[4:], uint32(len(msg)))
-			conn.Write(append(hdr, msg...))
+			conn.Write(frame(1, []byte(msg)))
 		}
 		return nil
 	}
-	relay(conn, buffered, st, info.Config.AttachStdin, nil)
+	// (Before API 1.42 only the content type says raw; the frames stay.)
+	if framed := !req.Tty; framed != !st.Tty {
+		st = reframe(st, framed)
+	}
+	if !info.Config.Tty {
+		keys = nil // as Docker: detach keys need the exec's terminal
+	}
+	relay(conn, buffered, st, info.Config.AttachStdin, keys)
 	return nil
+}
+
+// streamOf is a log entry's stdcopy stream number.
+func streamOf(e logs.Entry) byte {
+	if e.Stream == "stderr" {
+		return 2
+	}
+	return 1
+}
+
+// frame wraps p in one stdcopy frame of stream (1 stdout, 2 stderr).
+func frame(stream byte, p []byte) []byte {
+	hdr := make([]byte, 8, 8+len(p))
+	hdr[0] = stream
+	binary.BigEndian.PutUint32(hdr[4:], uint32(len(p)))
+	return append(hdr, p...)
+}
+
+// reframe converts st's output to what the client asked for: raw bytes
+// (a terminal's) into stdout frames, or frames into raw bytes.
+func reframe(st *ctr.Stream, framed bool) *ctr.Stream {
+	pr, pw := io.Pipe()
+	src := st.Reader
+	go func() {
+		if framed {
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := src.Read(buf)
+				if n > 0 {
+					if _, werr := pw.Write(frame(1, buf[:n])); werr != nil {
+						return
+					}
+				}
+				if err != nil {
+					pw.CloseWithError(err)
+					return
+				}
+			}
+		}
+		hdr := make([]byte, 8)
+		for {
+			if _, err := io.ReadFull(src, hdr); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			if _, err := io.CopyN(pw, src, int64(binary.BigEndian.Uint32(hdr[4:]))); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+		}
+	}()
+	out := *st
+	out.Reader = bufio.NewReader(pr)
+	out.Tty = !framed
+	return &out
 }
 
 func (rt *Router) execResize(w http.ResponseWriter, r *http.Request) error {
