@@ -90,8 +90,8 @@ func Generate(in Input) (*specs.Spec, error) {
 		cwd = "/"
 	}
 	s := &specs.Spec{
-		Version:  specs.Version,
-		Root:     &specs.Root{Path: in.Rootfs, Readonly: hc.ReadonlyRootfs},
+		Version:    specs.Version,
+		Root:       &specs.Root{Path: in.Rootfs, Readonly: hc.ReadonlyRootfs},
 		Hostname:   cfg.Hostname,
 		Domainname: cfg.Domainname, // the NIS domain name, as Docker sets it
 		Process: &specs.Process{
