@@ -95,13 +95,19 @@ func (s *Service) Logs(ctx context.Context, ref string, opts logs.ReadOptions, f
 		return false, err
 	}
 	rec := e.snapshot()
-	_, maxFiles, _ := logs.ParseOptions(rec.HostConfig.LogConfig.Config)
+	lc, err := logs.ParseConfig(rec.HostConfig.LogConfig.Type, rec.HostConfig.LogConfig.Config)
+	if err != nil {
+		return false, err
+	}
+	if !lc.Logged() {
+		return false, errdefs.ErrNotImplemented.WithMessage("configured logging driver does not support reading")
+	}
 	opts.Stopped = func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		return !e.rec.Running() && !e.starting
 	}
-	return rec.Config.Tty, logs.Read(ctx, rec.LogPath, maxFiles, opts, fn)
+	return rec.Config.Tty, logs.Read(ctx, rec.LogPath, lc.MaxFiles, opts, fn)
 }
 
 // Resize sets the container's TTY size.

@@ -93,9 +93,17 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 		return fail(err)
 	}
 	t2 := time.Now()
-	maxSize, maxFiles, _ := logs.ParseOptions(rec.HostConfig.LogConfig.Config)
+	lc, err := logs.ParseConfig(rec.HostConfig.LogConfig.Type, rec.HostConfig.LogConfig.Config)
+	if err != nil {
+		return fail(err)
+	}
+	if lc.Logged() {
+		if err := os.MkdirAll(filepath.Dir(rec.LogPath), 0o700); err != nil {
+			return fail(err)
+		}
+	}
 	task, err := s.rt.Create(ctx, runtime.CreateOpts{
-		ID: rec.ID, Spec: sp, LogPath: rec.LogPath, LogMaxSize: maxSize, LogMaxFiles: maxFiles,
+		ID: rec.ID, Spec: sp, LogPath: rec.LogPath, LogMaxSize: lc.MaxSize, LogMaxFiles: lc.MaxFiles, LogCompress: lc.Compress,
 		OpenStdin: rec.Config.OpenStdin, StdinOnce: rec.Config.StdinOnce,
 	})
 	if err != nil {

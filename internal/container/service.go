@@ -328,10 +328,7 @@ func validateHostConfig(hc *container.HostConfig) error {
 	if hc.AutoRemove && rp.Name != "" && rp.Name != "no" {
 		return errdefs.ErrInvalidArgument.WithMessage("conflicting options: cannot specify both --restart and --rm")
 	}
-	if t := hc.LogConfig.Type; t != "" && t != "json-file" {
-		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("log driver %q is not supported by berth yet (json-file is)", t))
-	}
-	if _, _, err := logs.ParseOptions(hc.LogConfig.Config); err != nil {
+	if _, err := logs.ParseConfig(hc.LogConfig.Type, hc.LogConfig.Config); err != nil {
 		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
 	}
 	if err := validateMounts(hc); err != nil {
@@ -513,9 +510,21 @@ func (s *Service) create(id, name string, cfg *container.Config, hc *container.H
 		ID: id, Name: name, Created: time.Now().UTC(), Path: args[0], Args: args[1:],
 		Config: merged, HostConfig: hc, Image: img.ID, ImageTop: img.Top,
 		State:   State{Status: "created"},
-		LogPath: filepath.Join(dir, id+"-json.log"), Dir: dir,
+		LogPath: logPath(dir, id, hc.LogConfig.Type), Dir: dir,
 	}
 	return rec, s.persist(rec)
+}
+
+// logPath is where a container's log driver keeps its log, as Docker
+// lays them out ("" for none).
+func logPath(dir, id, driver string) string {
+	switch driver {
+	case "local":
+		return filepath.Join(dir, "local-logs", "container.log")
+	case "none":
+		return ""
+	}
+	return filepath.Join(dir, id+"-json.log")
 }
 
 // mergeImageConfig fills what the user left unset from the image.

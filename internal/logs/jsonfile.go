@@ -3,6 +3,7 @@ package logs
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,15 +29,19 @@ type Writer struct {
 	path     string
 	maxSize  int64 // 0: never rotate
 	maxFiles int
+	compress bool
 
-	mu   sync.Mutex
-	f    *os.File
-	size int64
-	buf  bytes.Buffer
+	mu          sync.Mutex
+	f           *os.File
+	size        int64
+	buf         bytes.Buffer
+	compressing sync.WaitGroup // the last rotation's gzip, in the background
 }
 
-// NewWriter opens (appending) the log at path.
-func NewWriter(path string, maxSize int64, maxFiles int) (*Writer, error) {
+// NewWriter opens (appending) the log at path, to rotate and compress as
+// c says (its Driver is not looked at).
+func NewWriter(path string, c Config) (*Writer, error) {
+	maxSize, maxFiles := c.MaxSize, c.MaxFiles
 	if maxFiles < 1 {
 		maxFiles = 1
 	}
@@ -49,33 +54,64 @@ func NewWriter(path string, maxSize int64, maxFiles int) (*Writer, error) {
 		f.Close()
 		return nil, err
 	}
-	return &Writer{path: path, maxSize: maxSize, maxFiles: maxFiles, f: f, size: fi.Size()}, nil
+	return &Writer{path: path, maxSize: maxSize, maxFiles: maxFiles, compress: c.Compress, f: f, size: fi.Size()}, nil
 }
 
-// ParseOptions reads max-size and max-file as `--log-opt` gives them.
-func ParseOptions(opts map[string]string) (maxSize int64, maxFiles int, err error) {
-	maxFiles = 1
-	if v := opts["max-size"]; v != "" {
-		if maxSize, err = parseSize(v); err != nil {
-			return 0, 0, fmt.Errorf("invalid max-size %q: %w", v, err)
-		}
+// Config is a container's log driver and its options, parsed.
+type Config struct {
+	Driver   string // json-file, local or none
+	MaxSize  int64  // 0: never rotate
+	MaxFiles int
+	Compress bool // gzip rotated files
+}
+
+// Logged reports whether the driver keeps a log (none does not).
+func (c Config) Logged() bool { return c.Driver != "none" }
+
+// Drivers names the log drivers a container may use.
+func Drivers() []string { return []string{"json-file", "local", "none"} }
+
+// ParseConfig reads a log driver and its --log-opt values as Docker does.
+// json-file rotates only with max-size (a max-file without it is accepted
+// and changes nothing, as in Docker); local keeps Docker's defaults (20 MB
+// files, 5 of them, compressed) and is stored in this package's format;
+// none keeps no log.
+func ParseConfig(driver string, opts map[string]string) (Config, error) {
+	c := Config{Driver: driver, MaxFiles: 1}
+	switch driver {
+	case "", "json-file":
+		c.Driver = "json-file"
+	case "local":
+		c.MaxSize, c.MaxFiles, c.Compress = 20<<20, 5, true
+	case "none":
+		return c, nil // Docker takes any option for none
+	default:
+		return c, fmt.Errorf("logger: no log driver named '%s' is registered", driver)
 	}
-	if v := opts["max-file"]; v != "" {
-		if maxFiles, err = strconv.Atoi(v); err != nil || maxFiles < 1 {
-			return 0, 0, fmt.Errorf("invalid max-file %q: must be a positive integer", v)
-		}
-		if maxSize == 0 && maxFiles > 1 {
-			return 0, 0, fmt.Errorf("max-file cannot be set without max-size")
-		}
-	}
-	for k := range opts {
+	for k, v := range opts {
+		var err error
 		switch k {
-		case "max-size", "max-file", "compress", "labels", "env", "tag":
+		case "max-size":
+			if c.MaxSize, err = parseSize(v); err != nil {
+				return c, fmt.Errorf("invalid max-size %q: %w", v, err)
+			}
+		case "max-file":
+			if c.MaxFiles, err = strconv.Atoi(v); err != nil || c.MaxFiles < 1 {
+				return c, fmt.Errorf("invalid max-file %q: must be a positive integer", v)
+			}
+		case "compress":
+			if c.Compress, err = strconv.ParseBool(v); err != nil {
+				return c, fmt.Errorf("invalid compress %q: must be a boolean", v)
+			}
+		case "labels", "labels-regex", "env", "env-regex", "tag":
+			if c.Driver != "json-file" {
+				return c, fmt.Errorf("unknown log opt '%s' for %s log driver", k, c.Driver)
+			}
 		default:
-			return 0, 0, fmt.Errorf("unknown log opt '%s' for json-file log driver", k)
+			return c, fmt.Errorf("unknown log opt '%s' for %s log driver", k, c.Driver)
 		}
 	}
-	return maxSize, maxFiles, nil
+	return c, nil
 }
 
 func parseSize(s string) (int64, error) {
@@ -124,11 +160,21 @@ func (w *Writer) rotate() error {
 		return err
 	}
 	if w.maxFiles > 1 {
+		w.compressing.Wait()
 		for i := w.maxFiles - 1; i > 1; i-- {
-			_ = os.Rename(fmt.Sprintf("%s.%d", w.path, i-1), fmt.Sprintf("%s.%d", w.path, i))
+			for _, ext := range []string{"", ".gz"} {
+				_ = os.Rename(fmt.Sprintf("%s.%d%s", w.path, i-1, ext), fmt.Sprintf("%s.%d%s", w.path, i, ext))
+			}
 		}
 		if err := os.Rename(w.path, w.path+".1"); err != nil {
 			return err
+		}
+		if w.compress {
+			w.compressing.Add(1)
+			go func() {
+				defer w.compressing.Done()
+				_ = gzipFile(w.path + ".1")
+			}()
 		}
 	}
 	f, err := os.OpenFile(w.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
@@ -139,10 +185,41 @@ func (w *Writer) rotate() error {
 	return nil
 }
 
-// Close closes the log file.
+// gzipFile replaces p by p.gz; a reader finds one or the other whole.
+func gzipFile(p string) error {
+	in, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := p + ".gz.tmp"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	zw := gzip.NewWriter(out)
+	_, err = io.Copy(zw, in)
+	if cerr := zw.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p+".gz")
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Remove(p)
+}
+
+// Close closes the log file, once a compression under way has ended.
 func (w *Writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.compressing.Wait()
 	return w.f.Close()
 }
 
@@ -155,6 +232,9 @@ type ReadOptions struct {
 	// Stopped reports whether the container has stopped; when following,
 	// Read returns once it has and the log is drained. Nil means "running".
 	Stopped func() bool
+	// Ready, if set, is called once the log can be read, before the first
+	// entry (a server sends its headers then).
+	Ready func()
 }
 
 // Read sends matching entries, oldest first, to fn until the log (all its
@@ -173,10 +253,13 @@ func Read(ctx context.Context, path string, maxFiles int, opts ReadOptions, fn f
 		}
 		return true
 	}
+	if opts.Ready != nil {
+		opts.Ready()
+	}
 	// Rotated files first, oldest first.
 	var entries []Entry
 	for i := maxFiles - 1; i >= 1; i-- {
-		f, err := os.Open(fmt.Sprintf("%s.%d", path, i))
+		f, err := openRotated(fmt.Sprintf("%s.%d", path, i))
 		if err != nil {
 			continue
 		}
@@ -274,6 +357,26 @@ func Read(ctx context.Context, path string, maxFiles int, opts ReadOptions, fn f
 	}
 }
 
+// openRotated opens a rotated file, plain or (name.gz) compressed.
+func openRotated(name string) (io.ReadCloser, error) {
+	if f, err := os.Open(name); err == nil {
+		return f, nil
+	}
+	f, err := os.Open(name + ".gz")
+	if err != nil {
+		return nil, err
+	}
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{zr, f}, nil
+}
+
 func decodeAll(r io.Reader, fn func(Entry) error) error {
 	dec := json.NewDecoder(r)
 	for {
@@ -289,6 +392,3 @@ func decodeAll(r io.Reader, fn func(Entry) error) error {
 		}
 	}
 }
-
-// Drivers names the log drivers a container may use.
-func Drivers() []string { return []string{"json-file"} }

@@ -8,7 +8,7 @@ import (
 
 // BenchmarkWriterWrite is the shim's cost per logged line.
 func BenchmarkWriterWrite(b *testing.B) {
-	w, err := NewWriter(filepath.Join(b.TempDir(), "c-json.log"), 10<<20, 2)
+	w, err := NewWriter(filepath.Join(b.TempDir(), "c-json.log"), Config{MaxSize: 10 << 20, MaxFiles: 2})
 	if err != nil {
 		b.Fatal(err)
 	}

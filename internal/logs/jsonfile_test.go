@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ func collect(t *testing.T, path string, maxFiles int, opts ReadOptions) []Entry 
 
 func TestWriterKeepsStreamsApartAndTails(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "c-json.log")
-	w, err := NewWriter(p, 0, 1)
+	w, err := NewWriter(p, Config{MaxSize: 0, MaxFiles: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func TestWriterKeepsStreamsApartAndTails(t *testing.T) {
 
 func TestWriterRotatesAndReaderSpansFiles(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "c-json.log")
-	w, err := NewWriter(p, 200, 3)
+	w, err := NewWriter(p, Config{MaxSize: 200, MaxFiles: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestWriterRotatesAndReaderSpansFiles(t *testing.T) {
 
 func TestFollowEndsWhenStopped(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "c-json.log")
-	w, _ := NewWriter(p, 0, 1)
+	w, _ := NewWriter(p, Config{MaxSize: 0, MaxFiles: 1})
 	var stopped atomic.Bool
 	go func() {
 		for i := 0; i < 3; i++ {
@@ -96,23 +97,73 @@ func TestFollowEndsWhenStopped(t *testing.T) {
 	}
 }
 
-func TestParseOptions(t *testing.T) {
+func TestParseConfig(t *testing.T) {
 	for _, tc := range []struct {
-		opts    map[string]string
-		size    int64
-		files   int
-		wantErr bool
+		driver string
+		opts   map[string]string
+		want   Config
+		err    string
 	}{
-		{map[string]string{}, 0, 1, false},
-		{map[string]string{"max-size": "10k", "max-file": "3"}, 10240, 3, false},
-		{map[string]string{"max-size": "1m"}, 1 << 20, 1, false},
-		{map[string]string{"max-size": "abc"}, 0, 0, true},
-		{map[string]string{"max-file": "0", "max-size": "1k"}, 0, 0, true},
-		{map[string]string{"bogus": "1"}, 0, 0, true},
+		{"", map[string]string{}, Config{Driver: "json-file", MaxFiles: 1}, ""},
+		{"json-file", map[string]string{"max-size": "10k", "max-file": "3"}, Config{Driver: "json-file", MaxSize: 10240, MaxFiles: 3}, ""},
+		{"json-file", map[string]string{"max-size": "1m"}, Config{Driver: "json-file", MaxSize: 1 << 20, MaxFiles: 1}, ""},
+		{"json-file", map[string]string{"max-file": "3"}, Config{Driver: "json-file", MaxFiles: 3}, ""}, // accepted, as Docker does
+		{"json-file", map[string]string{"compress": "true", "tag": "x"}, Config{Driver: "json-file", MaxFiles: 1, Compress: true}, ""},
+		{"json-file", map[string]string{"max-size": "abc"}, Config{}, "invalid max-size"},
+		{"json-file", map[string]string{"max-file": "0", "max-size": "1k"}, Config{}, "invalid max-file"},
+		{"json-file", map[string]string{"bogus": "1"}, Config{}, "unknown log opt 'bogus' for json-file log driver"},
+		{"local", nil, Config{Driver: "local", MaxSize: 20 << 20, MaxFiles: 5, Compress: true}, ""},
+		{"local", map[string]string{"max-size": "1k", "compress": "false"}, Config{Driver: "local", MaxSize: 1024, MaxFiles: 5}, ""},
+		{"local", map[string]string{"tag": "x"}, Config{}, "unknown log opt 'tag' for local log driver"},
+		{"none", map[string]string{"whatever": "1"}, Config{Driver: "none", MaxFiles: 1}, ""},
+		{"syslogd", nil, Config{}, "logger: no log driver named 'syslogd' is registered"},
 	} {
-		s, f, err := ParseOptions(tc.opts)
-		if (err != nil) != tc.wantErr || (err == nil && (s != tc.size || f != tc.files)) {
-			t.Errorf("%v: got %d %d %v", tc.opts, s, f, err)
+		got, err := ParseConfig(tc.driver, tc.opts)
+		if tc.err != "" {
+			if err == nil || !strings.HasPrefix(err.Error(), tc.err) {
+				t.Errorf("%s %v: err %v, want %q", tc.driver, tc.opts, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s %v: got %+v %v, want %+v", tc.driver, tc.opts, got, err, tc.want)
+		}
+	}
+}
+
+// TestCompressedRotation: rotated files are gzipped (as the local driver
+// and json-file's compress=true do) and Read still returns every line.
+func TestCompressedRotation(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "container.log")
+	w, err := NewWriter(p, Config{MaxSize: 300, MaxFiles: 3, Compress: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 12; i++ {
+		if err := w.Write("stdout", []byte(fmt.Sprintf("line %02d\n", i)), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	gz, _ := filepath.Glob(p + ".*.gz")
+	plain, _ := filepath.Glob(p + ".[0-9]")
+	if len(gz) != 2 || len(plain) != 0 {
+		t.Fatalf("rotated files: gz %v, plain %v", gz, plain)
+	}
+	var got []string
+	if err := Read(context.Background(), p, 3, ReadOptions{Stdout: true, Tail: -1}, func(e Entry) error {
+		got = append(got, strings.TrimSpace(e.Log))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// 3 files of at most 300 bytes keep the last lines, in order.
+	if len(got) < 6 || got[len(got)-1] != "line 11" {
+		t.Fatalf("read back %v", got)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] <= got[i-1] {
+			t.Fatalf("out of order: %v", got)
 		}
 	}
 }

@@ -116,9 +116,10 @@ func (r *Runtime) takeSpare() *spareShim {
 type CreateOpts struct {
 	ID          string
 	Spec        *specs.Spec
-	LogPath     string
+	LogPath     string // "": no log is kept
 	LogMaxSize  int64
 	LogMaxFiles int
+	LogCompress bool
 	OpenStdin   bool
 	StdinOnce   bool
 }
@@ -157,7 +158,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (*Task, error) {
 		return nil, err
 	}
 	opts := shim.Options{ID: o.ID, Socket: t.client.Socket, StateRoot: filepath.Join(r.execRoot, "runtime"), SeccompDir: filepath.Join(r.execRoot, "seccomp"),
-		LogPath: o.LogPath, LogMaxSize: o.LogMaxSize, LogMaxFiles: o.LogMaxFiles, OpenStdin: o.OpenStdin, StdinOnce: o.StdinOnce}
+		LogPath: o.LogPath, LogMaxSize: o.LogMaxSize, LogMaxFiles: o.LogMaxFiles, LogCompress: o.LogCompress, OpenStdin: o.OpenStdin, StdinOnce: o.StdinOnce}
 	if p := o.Spec.Process; p != nil {
 		opts.Terminal, opts.ConsoleSize = p.Terminal, p.ConsoleSize
 	}

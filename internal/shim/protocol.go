@@ -20,9 +20,10 @@ type Options struct {
 	Socket      string // unix socket the shim serves on
 	StateRoot   string // libcontainer state root
 	SeccompDir  string // precompiled seccomp programs (internal/seccompcache)
-	LogPath     string // json-file log
+	LogPath     string // the container's log ("": none is kept)
 	LogMaxSize  int64
 	LogMaxFiles int
+	LogCompress bool // gzip rotated files
 	OpenStdin   bool
 	StdinOnce   bool
 	// From the spec's process, so that the shim need not read the spec

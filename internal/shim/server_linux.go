@@ -149,9 +149,13 @@ func newServer(bundle string) (*server, error) {
 // create has the creator make the container and its init process,
 // stopped before exec, with stdio that we own.
 func (s *server) create() error {
-	log, err := logs.NewWriter(s.opts.LogPath, s.opts.LogMaxSize, s.opts.LogMaxFiles)
-	if err != nil {
-		return err
+	var log *logs.Writer
+	if s.opts.LogPath != "" {
+		var err error
+		log, err = logs.NewWriter(s.opts.LogPath, logs.Config{MaxSize: s.opts.LogMaxSize, MaxFiles: s.opts.LogMaxFiles, Compress: s.opts.LogCompress})
+		if err != nil {
+			return err
+		}
 	}
 	sio, err := newStdio(s.opts.Terminal, s.opts.OpenStdin, log)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -331,4 +332,38 @@ func TestLifecycleAsDocker(t *testing.T) {
 		out := d.Must("events", "--since", since, "--until", fmt.Sprint(time.Now().Unix()), "--filter", "container=stubborn", "--format", "{{.Action}}")
 		return strings.Contains(out, "stop") && strings.Contains(out, "restart") && inspect("{{.State.Running}}", "stubborn") == "true"
 	})
+}
+
+func TestLogDrivers(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	// local: rotated, compressed, readable by logs.
+	d.Must("run", "--name", "loc", "--log-driver", "local", "--log-opt", "max-size=1k", "--log-opt", "max-file=3",
+		"busybox", "sh", "-c", "i=0; while [ $i -lt 60 ]; do echo line-$i; i=$((i+1)); done")
+	out := d.Must("logs", "loc")
+	lines := strings.Fields(out)
+	if len(lines) < 20 || lines[len(lines)-1] != "line-59" {
+		t.Errorf("logs of a local-driver container: %d lines, last %q", len(lines), lines[len(lines)-1])
+	}
+	dir := filepath.Join(d.DataRoot, "containers", d.Must("inspect", "-f", "{{.Id}}", "loc"), "local-logs")
+	if gz, _ := filepath.Glob(filepath.Join(dir, "container.log.*.gz")); len(gz) == 0 {
+		entries, _ := os.ReadDir(dir)
+		t.Errorf("no compressed rotated file in %s: %v", dir, entries)
+	}
+	if got := d.Must("inspect", "-f", "{{.HostConfig.LogConfig.Type}}:{{.LogPath}}", "loc"); got != "local:" {
+		t.Errorf("inspect of a local-driver container: %q", got)
+	}
+	// none: no log; logs says so as Docker does.
+	d.Must("run", "--name", "quiet", "--log-driver", "none", "busybox", "echo", "hi")
+	res := d.Berth("logs", "quiet")
+	if res.Code == 0 || !strings.Contains(res.Stderr, "configured logging driver does not support reading") {
+		t.Errorf("logs with the none driver: %s", res)
+	}
+	// json-file takes max-file without max-size, as Docker does.
+	d.Must("run", "--rm", "--log-opt", "max-file=3", "busybox", "true")
+	// An unknown driver gets Docker's error.
+	res = testutil.Run(t, "", []string{"DOCKER_HOST=" + d.Host()}, "docker", "run", "--log-driver", "nosuch", "busybox", "true")
+	if res.Code != 125 || !strings.Contains(res.Stderr, "logger: no log driver named 'nosuch' is registered") {
+		t.Errorf("unknown log driver: %s", res)
+	}
 }

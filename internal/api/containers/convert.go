@@ -74,6 +74,15 @@ func timeString(t time.Time) string {
 	return t.Format(time.RFC3339Nano)
 }
 
+// inspectLogPath is what Docker shows: json-file's file, nothing for
+// other drivers.
+func inspectLogPath(rec *ctr.Record) string {
+	if rec.HostConfig.LogConfig.Type != "json-file" {
+		return ""
+	}
+	return rec.LogPath
+}
+
 func inspect(rec *ctr.Record) container.InspectResponse {
 	st := rec.State
 	base := &container.ContainerJSONBase{
@@ -86,7 +95,7 @@ func inspect(rec *ctr.Record) container.InspectResponse {
 		},
 		Image:          rec.Image.String(),
 		ResolvConfPath: rec.Dir + "/resolv.conf", HostnamePath: rec.Dir + "/hostname", HostsPath: rec.Dir + "/hosts",
-		LogPath: rec.LogPath, Name: rec.Name, RestartCount: rec.RestartCount, Driver: "overlayfs", Platform: "linux",
+		LogPath: inspectLogPath(rec), Name: rec.Name, RestartCount: rec.RestartCount, Driver: "overlayfs", Platform: "linux",
 		HostConfig:  rec.HostConfig,
 		GraphDriver: storage.DriverData{Name: "overlayfs", Data: map[string]string{}},
 	}

@@ -374,10 +374,14 @@ func (rt *Router) logs(w http.ResponseWriter, r *http.Request) error {
 	if rec.Config.Tty {
 		ct = "application/vnd.docker.raw-stream"
 	}
-	w.Header().Set("Content-Type", ct)
-	w.WriteHeader(http.StatusOK)
 	fw := httputil.NewFlushWriter(w)
-	fw.Write(nil)
+	sent := false
+	opts.Ready = func() { // the log can be read: the headers go at once
+		w.Header().Set("Content-Type", ct)
+		w.WriteHeader(http.StatusOK)
+		fw.Write(nil)
+		sent = true
+	}
 	_, err = rt.b.Logs(r.Context(), rec.ID, opts, func(e logs.Entry) error {
 		line := e.Log
 		if timestamps {
@@ -390,10 +394,10 @@ func (rt *Router) logs(w http.ResponseWriter, r *http.Request) error {
 		_, err := fw.Write(frame(streamOf(e), []byte(line)))
 		return err
 	})
-	if err != nil && r.Context().Err() == nil {
-		fw.Write([]byte{}) // headers are gone: nothing more can be said
+	if err != nil && !sent {
+		return err
 	}
-	return nil
+	return nil // after the headers, nothing more can be said
 }
 
 func sizeParams(r *http.Request) (uint16, uint16, error) {
