@@ -604,22 +604,27 @@ func (s *Service) removeWith(e *entry, force, lazyFiles bool) error {
 	return nil
 }
 
-// Prune removes every container that is not running and returns their IDs.
-func (s *Service) Prune() ([]string, error) {
+// Prune removes every container that is not running and that selects
+// (nil: all) picks, and returns their IDs and the bytes their read-write
+// layers held.
+func (s *Service) Prune(selects func(Record) bool) ([]string, int64, error) {
 	var deleted []string
+	var reclaimed int64
 	for _, r := range s.List() {
-		if r.Running() || r.State.Status == "removing" {
+		if r.Running() || r.State.Status == "removing" || selects != nil && !selects(r) {
 			continue
 		}
+		size, _ := s.layers.RWSize(r.ID)
 		if err := s.Remove(r.ID, false); err != nil {
 			if errdefs.IsNotFound(err) || errdefs.IsConflict(err) {
 				continue // removed or started meanwhile
 			}
-			return deleted, err
+			return deleted, reclaimed, err
 		}
 		deleted = append(deleted, r.ID)
+		reclaimed += size
 	}
-	return deleted, nil
+	return deleted, reclaimed, nil
 }
 
 // Wait blocks until the condition holds: "not-running" (default),

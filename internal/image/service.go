@@ -3,6 +3,7 @@ package image
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"io"
 	"net/http"
 	"runtime"
@@ -553,24 +554,48 @@ func (s *Service) gcLocked() error {
 }
 
 // Prune removes dangling images (or, with all, every image no container
-// uses) and returns what it removed.
-func (s *Service) Prune(all bool) ([]DeleteItem, error) {
+// uses) that match selects (nil: all of them), and returns what it removed
+// and the bytes that freed (unpacked layers and blobs no image holds any
+// more).
+func (s *Service) Prune(all bool, selects func(*Image) bool) ([]DeleteItem, int64, error) {
 	imgs, err := s.List()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	before := s.usage()
 	var out []DeleteItem
 	for _, img := range imgs {
-		if s.InUse(img.ID) || (!all && len(img.Tags) > 0) {
+		if s.InUse(img.ID) || (!all && len(img.Tags) > 0) || selects != nil && !selects(img) {
 			continue
 		}
 		items, err := s.Remove(img.ID.String(), true, false)
 		if err != nil {
-			return out, err
+			return out, 0, err
 		}
 		out = append(out, items...)
 	}
-	return out, nil
+	return out, max(before-s.usage(), 0), nil
+}
+
+// Created is when the image was made (or, lacking that, stored).
+func (i *Image) Created() time.Time { return created(i) }
+
+// usage is the bytes the stores hold: unpacked layers and blobs.
+func (s *Service) usage() int64 {
+	var n int64
+	chains, _ := s.layers.Walk()
+	for _, c := range chains {
+		if l, err := s.layers.Get(c); err == nil {
+			n += l.Size
+		}
+	}
+	_ = s.content.Walk(func(d digest.Digest) error {
+		if fi, err := os.Stat(s.content.Path(d)); err == nil {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
 }
 
 // Reconcile removes what a crash left: layers and blobs no image names.

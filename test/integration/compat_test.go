@@ -367,3 +367,74 @@ func TestLogDrivers(t *testing.T) {
 		t.Errorf("unknown log driver: %s", res)
 	}
 }
+
+func TestStatsPruneAndLoadAsDocker(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	d.Must("run", "-d", "--name", "st", "--pids-limit", "50", "busybox", "sleep", "100")
+	// stream=0 without one-shot: two samples a second apart, the first as precpu.
+	var st struct {
+		PidsStats  struct{ Current, Limit uint64 } `json:"pids_stats"`
+		BlkioStats map[string]json.RawMessage     `json:"blkio_stats"`
+		PreCPU     struct {
+			SystemUsage uint64 `json:"system_cpu_usage"`
+		} `json:"precpu_stats"`
+		CPU struct {
+			SystemUsage uint64 `json:"system_cpu_usage"`
+		} `json:"cpu_stats"`
+	}
+	getJSON(t, d, "GET", "/v1.47/containers/st/stats?stream=0", &st)
+	if st.PidsStats.Current != 1 || st.PidsStats.Limit != 50 {
+		t.Errorf("pids_stats %+v", st.PidsStats)
+	}
+	if st.PreCPU.SystemUsage == 0 || st.CPU.SystemUsage <= st.PreCPU.SystemUsage {
+		t.Errorf("precpu_stats %+v, cpu_stats %+v", st.PreCPU, st.CPU)
+	}
+	for _, k := range []string{"io_service_bytes_recursive", "io_serviced_recursive"} {
+		if v := string(st.BlkioStats[k]); v == "" || v == "null" {
+			t.Errorf("blkio_stats[%s] = %q, want a list", k, v)
+		}
+	}
+
+	// Prunes report what they freed.
+	d.Must("run", "--name", "writer", "busybox", "sh", "-c", "head -c 200000 /dev/zero > /big")
+	var cp struct {
+		ContainersDeleted []string
+		SpaceReclaimed    int64
+	}
+	status, body := postJSON(t, d, `/v1.47/containers/prune?filters={"label":{"keep":true}}`, "")
+	if status != 200 || !strings.Contains(body, `"ContainersDeleted":[]`) {
+		t.Errorf("prune with a label no container has: %d %s", status, body)
+	}
+	status, body = postJSON(t, d, "/v1.47/containers/prune", "")
+	if json.Unmarshal([]byte(body), &cp); status != 200 || len(cp.ContainersDeleted) != 1 || cp.SpaceReclaimed < 200000 {
+		t.Errorf("container prune: %d %s", status, body)
+	}
+	if status, body := postJSON(t, d, `/v1.47/containers/prune?filters={"bogus":{"x":true}}`, ""); status != 400 {
+		t.Errorf("container prune with an unknown filter: %d %s", status, body)
+	}
+	// With no container left, prune of unused images (dangling=false)
+	// removes busybox and frees its layer.
+	d.Must("rm", "-f", "st")
+	var ip struct {
+		ImagesDeleted  []map[string]string
+		SpaceReclaimed int64
+	}
+	status, body = postJSON(t, d, `/v1.47/images/prune?filters={"dangling":{"false":true}}`, "")
+	if json.Unmarshal([]byte(body), &ip); status != 200 || len(ip.ImagesDeleted) == 0 || ip.SpaceReclaimed < 500000 {
+		t.Errorf("image prune: %d %s", status, body)
+	}
+
+	// load of something that is not an image archive: an error in the stream.
+	py := testutil.Run(t, "", nil, "/usr/bin/python3", "-c", `
+import sys, docker
+c = docker.DockerClient(base_url=sys.argv[1])
+try:
+    c.images.load(b"not an image archive" * 100)
+    print("loaded")
+except docker.errors.ImageLoadError as e:
+    print("ImageLoadError")`, d.Host())
+	if strings.TrimSpace(py.Stdout) != "ImageLoadError" {
+		t.Errorf("python3-docker load of garbage: %s", py)
+	}
+}

@@ -20,7 +20,7 @@ type Backend interface {
 	Restart(ctx context.Context, ref string, timeout *int, sig string) error
 	Kill(ref, sig string) error
 	Remove(ref string, force bool) error
-	Prune() ([]string, error)
+	Prune(selects func(ctr.Record) bool) ([]string, int64, error)
 	Rename(ref, name string) error
 	Pause(ref string) error
 	Unpause(ref string) error

@@ -85,14 +85,22 @@ func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (rt *Router) prune(w http.ResponseWriter, r *http.Request) error {
-	deleted, err := rt.b.Prune()
+	f, err := httputil.Filters(r, "until", "label", "label!")
+	if err != nil {
+		return err
+	}
+	sel, err := httputil.PruneSelector(f)
+	if err != nil {
+		return err
+	}
+	deleted, reclaimed, err := rt.b.Prune(func(rec ctr.Record) bool { return sel(rec.Created, rec.Config.Labels) })
 	if err != nil {
 		return err
 	}
 	if deleted == nil {
 		deleted = []string{}
 	}
-	httputil.WriteJSON(w, http.StatusOK, container.PruneReport{ContainersDeleted: deleted})
+	httputil.WriteJSON(w, http.StatusOK, container.PruneReport{ContainersDeleted: deleted, SpaceReclaimed: uint64(reclaimed)})
 	return nil
 }
 

@@ -85,9 +85,21 @@ func toStats(rec *ctr.Record, cs *cgroups.Stats) *container.StatsResponse {
 	}
 	out.MemoryStats = container.MemoryStats{Usage: cs.MemoryStats.Usage.Usage, MaxUsage: cs.MemoryStats.Usage.MaxUsage,
 		Limit: limit, Stats: cs.MemoryStats.Stats, Failcnt: cs.MemoryStats.Usage.Failcnt}
-	for _, e := range cs.BlkioStats.IoServiceBytesRecursive {
-		out.BlkioStats.IoServiceBytesRecursive = append(out.BlkioStats.IoServiceBytesRecursive,
-			container.BlkioStatEntry{Major: e.Major, Minor: e.Minor, Op: strings.ToLower(e.Op), Value: e.Value})
+	b := &cs.BlkioStats
+	out.BlkioStats = container.BlkioStats{
+		IoServiceBytesRecursive: blkio(b.IoServiceBytesRecursive), IoServicedRecursive: blkio(b.IoServicedRecursive),
+		IoQueuedRecursive: blkio(b.IoQueuedRecursive), IoServiceTimeRecursive: blkio(b.IoServiceTimeRecursive),
+		IoWaitTimeRecursive: blkio(b.IoWaitTimeRecursive), IoMergedRecursive: blkio(b.IoMergedRecursive),
+		IoTimeRecursive: blkio(b.IoTimeRecursive), SectorsRecursive: blkio(b.SectorsRecursive),
+	}
+	return out
+}
+
+// blkio converts cgroup block I/O entries; none is [], as Docker sends it.
+func blkio(in []cgroups.BlkioStatEntry) []container.BlkioStatEntry {
+	out := make([]container.BlkioStatEntry, 0, len(in))
+	for _, e := range in {
+		out = append(out, container.BlkioStatEntry{Major: e.Major, Minor: e.Minor, Op: strings.ToLower(e.Op), Value: e.Value})
 	}
 	return out
 }

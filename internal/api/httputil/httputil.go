@@ -210,3 +210,43 @@ func Filters(r *http.Request, allowed ...string) (filters.Args, error) {
 	}
 	return f, nil
 }
+
+// PruneSelector reads the filters every prune endpoint takes, as Docker
+// does: "until" (a timestamp or a Go duration before now) and "label" /
+// "label!" ("key" or "key=value"). The selector reports whether an object
+// made at created with labels is to be pruned.
+func PruneSelector(f filters.Args) (func(created time.Time, labels map[string]string) bool, error) {
+	var until time.Time
+	if f.Contains("until") {
+		vs := f.Get("until")
+		if len(vs) > 1 {
+			return nil, errdefs.ErrInvalidArgument.WithMessage("more than one until filter specified")
+		}
+		if d, err := time.ParseDuration(vs[0]); err == nil {
+			until = time.Now().Add(-d)
+		} else if until, err = ParseTime(vs[0]); err != nil {
+			return nil, err
+		}
+	}
+	has := func(labels map[string]string, l string) bool {
+		k, v, withValue := strings.Cut(l, "=")
+		got, ok := labels[k]
+		return ok && (!withValue || got == v)
+	}
+	return func(created time.Time, labels map[string]string) bool {
+		if !until.IsZero() && !created.Before(until) {
+			return false
+		}
+		for _, l := range f.Get("label") {
+			if !has(labels, l) {
+				return false
+			}
+		}
+		for _, l := range f.Get("label!") {
+			if has(labels, l) {
+				return false
+			}
+		}
+		return true
+	}, nil
+}

@@ -21,5 +21,5 @@ type Backend interface {
 	Save(refs []string, w io.Writer) error
 	Tag(src, ref string) error
 	Remove(ref string, force, noPrune bool) ([]image.DeleteItem, error)
-	Prune(all bool) ([]image.DeleteItem, error)
+	Prune(all bool, selects func(*image.Image) bool) ([]image.DeleteItem, int64, error)
 }

@@ -221,17 +221,21 @@ func (rt *Router) remove(w http.ResponseWriter, r *http.Request, name string) er
 }
 
 func (rt *Router) prune(w http.ResponseWriter, r *http.Request) error {
-	f, err := filters.FromJSON(r.FormValue("filters"))
-	if err != nil {
-		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
-	}
-	// ExactMatch is true for an absent key: ask Contains first.
-	all := f.Contains("dangling") && (f.ExactMatch("dangling", "false") || f.ExactMatch("dangling", "0"))
-	items, err := rt.b.Prune(all)
+	f, err := httputil.Filters(r, "dangling", "until", "label", "label!")
 	if err != nil {
 		return err
 	}
-	report := imagetypes.PruneReport{ImagesDeleted: []imagetypes.DeleteResponse{}}
+	// ExactMatch is true for an absent key: ask Contains first.
+	all := f.Contains("dangling") && (f.ExactMatch("dangling", "false") || f.ExactMatch("dangling", "0"))
+	sel, err := httputil.PruneSelector(f)
+	if err != nil {
+		return err
+	}
+	items, reclaimed, err := rt.b.Prune(all, func(img *image.Image) bool { return sel(img.Created(), img.Config.Config.Labels) })
+	if err != nil {
+		return err
+	}
+	report := imagetypes.PruneReport{ImagesDeleted: []imagetypes.DeleteResponse{}, SpaceReclaimed: uint64(reclaimed)}
 	for _, it := range items {
 		report.ImagesDeleted = append(report.ImagesDeleted, imagetypes.DeleteResponse{Untagged: it.Untagged, Deleted: it.Deleted})
 	}
@@ -272,14 +276,16 @@ func (rt *Router) create(w http.ResponseWriter, r *http.Request) error {
 
 func (rt *Router) load(w http.ResponseWriter, r *http.Request) error {
 	lines, err := rt.b.Load(r.Body)
-	if err != nil {
-		return err
-	}
+	// As Docker: the answer is a JSON stream whatever happens, and an error
+	// is its last message (docker-py raises ImageLoadError from it).
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w)
 	for _, l := range lines {
 		enc.Encode(httputil.JSONMessage{Stream: l + "\n"})
+	}
+	if err != nil {
+		enc.Encode(httputil.JSONMessage{Error: err.Error(), ErrorDetail: &httputil.JSONError{Message: err.Error()}})
 	}
 	return nil
 }
