@@ -631,6 +631,11 @@ func (s *Service) Prune(selects func(Record) bool) ([]string, int64, error) {
 // "next-exit" or "removed". ready is called once the waiter is
 // registered, so a caller can send headers before the container starts.
 func (s *Service) Wait(ctx context.Context, ref, condition string, ready func()) (WaitResult, error) {
+	switch condition {
+	case "", "not-running", "next-exit", "removed":
+	default:
+		return WaitResult{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid condition: %q", condition))
+	}
 	e, err := s.lookup(ref)
 	if err != nil {
 		return WaitResult{}, err
@@ -657,8 +662,6 @@ func (s *Service) Wait(ctx context.Context, ref, condition string, ready func())
 		until = exitCh
 	case "removed":
 		until = rmCh
-	default:
-		return WaitResult{}, errdefs.ErrInvalidArgument.WithMessage("invalid condition: " + condition)
 	}
 	select {
 	case <-until:

@@ -438,3 +438,46 @@ except docker.errors.ImageLoadError as e:
 		t.Errorf("python3-docker load of garbage: %s", py)
 	}
 }
+
+func TestWaitConditionsAsDocker(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	id := d.Must("create", "busybox", "sh", "-c", "exit 7")
+	// not-running: a created container is not running, so at once.
+	if status, body := postJSON(t, d, "/v1.47/containers/"+id+"/wait?condition=not-running", ""); status != 200 || body != `{"StatusCode":0}` {
+		t.Errorf("not-running on a created container: %d %s", status, body)
+	}
+	if status, body := postJSON(t, d, "/v1.47/containers/"+id+"/wait?condition=bogus", ""); status != 400 || body != `{"message":"invalid condition: \"bogus\""}` {
+		t.Errorf("bogus condition: %d %s", status, body)
+	}
+	// next-exit waits for the run that comes; removed for the removal.
+	type answer struct {
+		status int
+		body   string
+	}
+	wait := func(cond string) chan answer {
+		ch := make(chan answer, 1)
+		go func() { s, b := postJSON(t, d, "/v1.47/containers/"+id+"/wait?condition="+cond, ""); ch <- answer{s, b} }()
+		return ch
+	}
+	next, removed := wait("next-exit"), wait("removed")
+	time.Sleep(200 * time.Millisecond)
+	select {
+	case a := <-next:
+		t.Fatalf("next-exit answered before any run: %+v", a)
+	default:
+	}
+	d.Must("start", id)
+	if a := <-next; a.status != 200 || a.body != `{"StatusCode":7}` {
+		t.Errorf("next-exit: %+v", a)
+	}
+	select {
+	case a := <-removed:
+		t.Fatalf("removed answered before the removal: %+v", a)
+	case <-time.After(200 * time.Millisecond):
+	}
+	d.Must("rm", id)
+	if a := <-removed; a.status != 200 || a.body != `{"StatusCode":7}` {
+		t.Errorf("removed: %+v", a)
+	}
+}

@@ -209,7 +209,11 @@ func (rt *Router) unpause(w http.ResponseWriter, r *http.Request) error {
 func (rt *Router) wait(w http.ResponseWriter, r *http.Request) error {
 	fw := httputil.NewFlushWriter(w)
 	sent := false
-	res, err := rt.b.Wait(r.Context(), r.PathValue("id"), r.FormValue("condition"), func() {
+	condition := r.FormValue("condition")
+	if httputil.VersionLess(httputil.Version(r), "1.30") {
+		condition = "" // as Docker: before API 1.30 there were no conditions
+	}
+	res, err := rt.b.Wait(r.Context(), r.PathValue("id"), condition, func() {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		fw.Write(nil)
