@@ -39,6 +39,7 @@ func getJSON(t *testing.T, d *testutil.Daemon, method, path string, v any) (int,
 // TestSetUpEndpointsAnswerAsDocker: what clients touch at set-up answers
 // as a Docker engine without plugins, swarm, networks or volumes does.
 func TestSetUpEndpointsAnswerAsDocker(t *testing.T) {
+	t.Parallel()
 	d := testutil.StartDaemon(t)
 	const swarm = `{"message":"This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again."}`
 	for _, tc := range []struct {
@@ -66,6 +67,12 @@ func TestSetUpEndpointsAnswerAsDocker(t *testing.T) {
 		{"POST", "/v1.47/networks/create", 501, `{"message":"berth: networks other than the default ones are not supported yet"}`},
 		{"GET", "/v1.47/networks/nope", 404, `{"message":"network nope not found"}`},
 		{"GET", `/v1.47/networks?filters={"foo":{"x":true}}`, 400, `{"message":"invalid filter 'foo'"}`},
+		{"GET", `/v1.47/containers/json?filters={"foo":{"x":true}}`, 400, `{"message":"invalid filter 'foo'"}`},
+		{"GET", `/v1.47/images/json?filters={"foo":{"x":true}}`, 400, `{"message":"invalid filter 'foo'"}`},
+		{"GET", `/v1.47/containers/json?filters={"volume":{"x":true}}`, 200, `[]`},
+		{"POST", "/v1.47/build", 501, `{"message":"berth: building images (docker build) is not supported yet"}`},
+		{"GET", "/v1.47/system/df", 501, `{"message":"berth: system df is not supported yet"}`},
+		{"GET", "/v1.47/containers/x/changes", 501, `{"message":"berth: diff (container changes) is not supported yet"}`},
 	} {
 		status, body := getJSON(t, d, tc.method, tc.path, nil)
 		want := tc.body
@@ -109,6 +116,7 @@ func cgroupHas(v1file, v2controller string) bool {
 }
 
 func TestInfoAndVersionComplete(t *testing.T) {
+	t.Parallel()
 	d := testutil.StartDaemon(t)
 	var info map[string]any
 	getJSON(t, d, "GET", "/v1.47/info", &info)
@@ -206,6 +214,7 @@ func postJSON(t *testing.T, d *testutil.Daemon, path, body string) (int, string)
 }
 
 func TestCreateValidationAsDocker(t *testing.T) {
+	t.Parallel()
 	d := testutil.StartDaemon(t)
 	d.LoadBusybox()
 	d.Must("create", "--name", "exists", "busybox", "true")
@@ -241,6 +250,7 @@ func TestCreateValidationAsDocker(t *testing.T) {
 }
 
 func TestContainerDefaultsAsDocker(t *testing.T) {
+	t.Parallel()
 	d := testutil.StartDaemon(t)
 	d.LoadBusybox()
 	dockerEnv := []string{"DOCKER_HOST=" + d.Host()}
@@ -286,6 +296,7 @@ func atoi(t *testing.T, s string) int {
 }
 
 func TestLifecycleAsDocker(t *testing.T) {
+	t.Parallel()
 	d := testutil.StartDaemon(t)
 	d.LoadBusybox()
 	inspect := func(format, name string) string { return d.Must("inspect", "-f", format, name) }
@@ -335,6 +346,7 @@ func TestLifecycleAsDocker(t *testing.T) {
 }
 
 func TestLogDrivers(t *testing.T) {
+	t.Parallel()
 	d := testutil.StartDaemon(t)
 	d.LoadBusybox()
 	// local: rotated, compressed, readable by logs.
@@ -369,6 +381,7 @@ func TestLogDrivers(t *testing.T) {
 }
 
 func TestStatsPruneAndLoadAsDocker(t *testing.T) {
+	t.Parallel()
 	d := testutil.StartDaemon(t)
 	d.LoadBusybox()
 	d.Must("run", "-d", "--name", "st", "--pids-limit", "50", "busybox", "sleep", "100")
@@ -440,6 +453,7 @@ except docker.errors.ImageLoadError as e:
 }
 
 func TestWaitConditionsAsDocker(t *testing.T) {
+	t.Parallel()
 	d := testutil.StartDaemon(t)
 	d.LoadBusybox()
 	id := d.Must("create", "busybox", "sh", "-c", "exit 7")
@@ -479,5 +493,37 @@ func TestWaitConditionsAsDocker(t *testing.T) {
 	d.Must("rm", id)
 	if a := <-removed; a.status != 200 || a.body != `{"StatusCode":7}` {
 		t.Errorf("removed: %+v", a)
+	}
+}
+
+func TestListFiltersBeforeSinceUntil(t *testing.T) {
+	t.Parallel()
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	for _, n := range []string{"first", "second", "third"} {
+		// (berth's CLI has no --expose yet; the docker CLI's sends ExposedPorts.)
+		if res := testutil.Run(t, "", []string{"DOCKER_HOST=" + d.Host()}, "docker", "create", "--name", n, "--expose", "80", "busybox", "true"); res.Code != 0 {
+			t.Fatalf("docker create: %s", res)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for filter, want := range map[string]string{
+		"before=third": "second first", "since=first": "third second", "before=third,since=first": "second",
+		"expose=80": "third second first", "expose=81": "", "network=none": "third second first", "health=healthy": "",
+	} {
+		args := []string{"ps", "-a", "--format", "{{.Names}}"}
+		for _, kv := range strings.Split(filter, ",") {
+			args = append(args, "--filter", kv)
+		}
+		if got := strings.Join(strings.Fields(d.Must(args...)), " "); got != want {
+			t.Errorf("ps --filter %s: %q, want %q", filter, got, want)
+		}
+	}
+	d.Must("tag", "busybox", "later:1")
+	if out := d.Must("images", "--filter", "until=1h", "--format", "{{.Repository}}"); out != "" {
+		t.Errorf("images made more than an hour ago: %q", out)
+	}
+	if out := d.Must("images", "--filter", "since=busybox", "--format", "{{.Repository}}"); out != "" {
+		t.Errorf("images made after busybox: %q (a tag is no new image)", out)
 	}
 }

@@ -37,6 +37,7 @@ func execOutput(t *testing.T, cli *client.Client, ctr string, createTty, startTt
 }
 
 func TestExecAndAttachFraming(t *testing.T) {
+	t.Parallel()
 	d := testutil.StartDaemon(t)
 	d.LoadBusybox()
 	cli, err := client.NewClientWithOpts(client.WithHost(d.Host()), client.WithAPIVersionNegotiation())

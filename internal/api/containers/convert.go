@@ -95,9 +95,9 @@ func inspect(rec *ctr.Record) container.InspectResponse {
 		},
 		Image:          rec.Image.String(),
 		ResolvConfPath: rec.Dir + "/resolv.conf", HostnamePath: rec.Dir + "/hostname", HostsPath: rec.Dir + "/hosts",
-		LogPath: inspectLogPath(rec), Name: rec.Name, RestartCount: rec.RestartCount, Driver: "overlayfs", Platform: "linux",
+		LogPath: inspectLogPath(rec), Name: rec.Name, RestartCount: rec.RestartCount, Driver: "overlay2", Platform: "linux",
 		HostConfig:  rec.HostConfig,
-		GraphDriver: storage.DriverData{Name: "overlayfs", Data: map[string]string{}},
+		GraphDriver: storage.DriverData{Name: "overlay2", Data: map[string]string{}},
 	}
 	if base.Args == nil {
 		base.Args = []string{}
@@ -153,6 +153,32 @@ func matchFilters(f filters.Args, rec *ctr.Record) bool {
 			if !ok || hasV && got != v {
 				return false
 			}
+		}
+	}
+	// What berth has none of yet: no healthchecks, volumes, published
+	// ports, swarm tasks or isolation modes other than the default.
+	if f.Contains("health") && !f.ExactMatch("health", "none") ||
+		f.Contains("volume") || f.Contains("publish") ||
+		f.Contains("is-task") && !f.ExactMatch("is-task", "false") && !f.ExactMatch("is-task", "0") ||
+		f.Contains("isolation") && !f.ExactMatch("isolation", "default") {
+		return false
+	}
+	if f.Contains("network") && !f.ExactMatch("network", networkName(rec)) {
+		return false
+	}
+	if f.Contains("expose") {
+		ok := false
+		for _, v := range f.Get("expose") {
+			port, proto, _ := strings.Cut(v, "/")
+			if proto == "" {
+				proto = "tcp"
+			}
+			if _, exposed := rec.Config.ExposedPorts[nat.Port(port+"/"+proto)]; exposed {
+				ok = true
+			}
+		}
+		if !ok {
+			return false
 		}
 	}
 	if f.Contains("ancestor") {

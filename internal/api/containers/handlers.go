@@ -14,7 +14,6 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
 
 	"github.com/berthproject/berth/internal/api/httputil"
 	ctr "github.com/berthproject/berth/internal/container"
@@ -51,9 +50,21 @@ func (rt *Router) create(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
-	f, err := filters.FromJSON(r.FormValue("filters"))
+	f, err := httputil.Filters(r, "ancestor", "before", "expose", "exited", "health", "id", "isolation", "is-task",
+		"label", "name", "network", "publish", "since", "status", "volume")
 	if err != nil {
-		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
+		return err
+	}
+	// before and since name a container: only those created before (after) it.
+	var before, since time.Time
+	for key, t := range map[string]*time.Time{"before": &before, "since": &since} {
+		for _, ref := range f.Get(key) {
+			rec, err := rt.b.Get(ref)
+			if err != nil {
+				return errdefs.ErrNotFound.WithMessage(err.Error())
+			}
+			*t = rec.Created
+		}
 	}
 	limit, err := httputil.IntValue(r, "limit", -1)
 	if err != nil {
@@ -66,7 +77,7 @@ func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 		if !all && !rec.Running() {
 			continue
 		}
-		if !matchFilters(f, &rec) {
+		if !matchFilters(f, &rec) || !before.IsZero() && !rec.Created.Before(before) || !since.IsZero() && !rec.Created.After(since) {
 			continue
 		}
 		sum := summary(&rec)

@@ -76,12 +76,24 @@ func created(img *image.Image) time.Time {
 }
 
 func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
-	f, err := filters.FromJSON(r.FormValue("filters"))
+	f, err := httputil.Filters(r, "dangling", "label", "reference", "before", "since", "until")
 	if err != nil {
-		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
+		return err
 	}
-	if err := f.Validate(map[string]bool{"dangling": true, "label": true, "reference": true, "before": true, "since": true}); err != nil {
-		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
+	// before and since name an image; until is a time (or a duration ago).
+	var before, since time.Time
+	for key, t := range map[string]*time.Time{"before": &before, "since": &since} {
+		for _, ref := range f.Get(key) {
+			img, err := rt.b.Get(ref)
+			if err != nil {
+				return err
+			}
+			*t = created(img)
+		}
+	}
+	until, err := httputil.PruneSelector(filters.NewArgs(untilArgs(f)...))
+	if err != nil {
+		return err
 	}
 	imgs, err := rt.b.List()
 	if err != nil {
@@ -100,6 +112,10 @@ func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 		if f.Contains("label") && !matchLabels(f.Get("label"), img.Config.Config.Labels) {
 			continue
 		}
+		c := created(img)
+		if !before.IsZero() && !c.Before(before) || !since.IsZero() && !c.After(since) || !until(c, nil) {
+			continue
+		}
 		tags := familiar(img.Tags)
 		if f.Contains("reference") {
 			tags = matchReference(f.Get("reference"), img.Tags)
@@ -116,6 +132,15 @@ func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 	}
 	httputil.WriteJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// untilArgs keeps only f's "until" values.
+func untilArgs(f filters.Args) []filters.KeyValuePair {
+	var out []filters.KeyValuePair
+	for _, v := range f.Get("until") {
+		out = append(out, filters.Arg("until", v))
+	}
+	return out
 }
 
 func matchLabels(want []string, labels map[string]string) bool {
