@@ -3,9 +3,9 @@ package image
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"io"
 	"net/http"
+	"os"
 	"runtime"
 	"sort"
 	"strings"

@@ -388,7 +388,7 @@ func TestStatsPruneAndLoadAsDocker(t *testing.T) {
 	// stream=0 without one-shot: two samples a second apart, the first as precpu.
 	var st struct {
 		PidsStats  struct{ Current, Limit uint64 } `json:"pids_stats"`
-		BlkioStats map[string]json.RawMessage     `json:"blkio_stats"`
+		BlkioStats map[string]json.RawMessage      `json:"blkio_stats"`
 		PreCPU     struct {
 			SystemUsage uint64 `json:"system_cpu_usage"`
 		} `json:"precpu_stats"`
@@ -471,7 +471,10 @@ func TestWaitConditionsAsDocker(t *testing.T) {
 	}
 	wait := func(cond string) chan answer {
 		ch := make(chan answer, 1)
-		go func() { s, b := postJSON(t, d, "/v1.47/containers/"+id+"/wait?condition="+cond, ""); ch <- answer{s, b} }()
+		go func() {
+			s, b := postJSON(t, d, "/v1.47/containers/"+id+"/wait?condition="+cond, "")
+			ch <- answer{s, b}
+		}()
 		return ch
 	}
 	next, removed := wait("next-exit"), wait("removed")
