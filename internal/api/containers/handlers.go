@@ -55,16 +55,12 @@ func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// before and since name a container: only those created before (after) it.
-	var before, since time.Time
-	for key, t := range map[string]*time.Time{"before": &before, "since": &since} {
-		for _, ref := range f.Get(key) {
-			rec, err := rt.b.Get(ref)
-			if err != nil {
-				return errdefs.ErrNotFound.WithMessage(err.Error())
-			}
-			*t = rec.Created
-		}
+	before, since, err := httputil.BeforeSince(f, func(ref string) (time.Time, error) {
+		rec, err := rt.b.Get(ref)
+		return rec.Created, err
+	})
+	if err != nil {
+		return err
 	}
 	limit, err := httputil.IntValue(r, "limit", -1)
 	if err != nil {

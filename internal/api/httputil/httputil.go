@@ -250,3 +250,17 @@ func PruneSelector(f filters.Args) (func(created time.Time, labels map[string]st
 		return true
 	}, nil
 }
+
+// BeforeSince reads the "before" and "since" filters of the list
+// endpoints: each names an object (resolved to when it was made by
+// createdOf), and the list keeps what was made before (after) it.
+func BeforeSince(f filters.Args, createdOf func(ref string) (time.Time, error)) (before, since time.Time, err error) {
+	for key, t := range map[string]*time.Time{"before": &before, "since": &since} {
+		for _, ref := range f.Get(key) {
+			if *t, err = createdOf(ref); err != nil {
+				return before, since, err
+			}
+		}
+	}
+	return before, since, nil
+}

@@ -80,17 +80,17 @@ func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// before and since name an image; until is a time (or a duration ago).
-	var before, since time.Time
-	for key, t := range map[string]*time.Time{"before": &before, "since": &since} {
-		for _, ref := range f.Get(key) {
-			img, err := rt.b.Get(ref)
-			if err != nil {
-				return err
-			}
-			*t = created(img)
+	before, since, err := httputil.BeforeSince(f, func(ref string) (time.Time, error) {
+		img, err := rt.b.Get(ref)
+		if err != nil {
+			return time.Time{}, err
 		}
+		return created(img), nil
+	})
+	if err != nil {
+		return err
 	}
+	// until is a time (or a duration ago), as in prune filters.
 	until, err := httputil.PruneSelector(filters.NewArgs(untilArgs(f)...))
 	if err != nil {
 		return err
