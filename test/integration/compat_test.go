@@ -331,7 +331,7 @@ func TestLifecycleAsDocker(t *testing.T) {
 	// A stop whose client goes away still completes (SIGKILL at the timeout).
 	d.Must("run", "-d", "--name", "stubborn", "busybox", "sh", "-c", "trap '' TERM; while true; do sleep 1; done")
 	since := fmt.Sprint(time.Now().Unix())
-	for _, verb := range []string{"stop", "restart"} {
+	abandon := func(verb string) {
 		req, _ := http.NewRequest("POST", "http://berth/v1.47/containers/stubborn/"+verb+"?t=2", nil)
 		c := unixClient(d.Socket)
 		c.Timeout = 300 * time.Millisecond
@@ -339,9 +339,15 @@ func TestLifecycleAsDocker(t *testing.T) {
 			t.Fatalf("%s answered within 300ms: the container does not ignore SIGTERM?", verb)
 		}
 	}
-	testutil.Eventually(t, 15*time.Second, "the abandoned stop and restart to complete", func() bool {
+	abandon("stop")
+	testutil.Eventually(t, 10*time.Second, "the abandoned stop to kill the container at its timeout", func() bool {
+		return inspect("{{.State.Status}} {{.State.ExitCode}}", "stubborn") == "exited 137"
+	})
+	d.Must("start", "stubborn")
+	abandon("restart")
+	testutil.Eventually(t, 15*time.Second, "the abandoned restart to complete, with its event", func() bool {
 		out := d.Must("events", "--since", since, "--until", fmt.Sprint(time.Now().Unix()), "--filter", "container=stubborn", "--format", "{{.Action}}")
-		return strings.Contains(out, "stop") && strings.Contains(out, "restart") && inspect("{{.State.Running}}", "stubborn") == "true"
+		return strings.Contains(out, "restart") && inspect("{{.State.Running}}", "stubborn") == "true"
 	})
 }
 
