@@ -18,9 +18,9 @@ import (
 // entered the container's pid namespace then keep its init from ever
 // finishing its exit (the kernel's zap_pid_ns_processes waits until every
 // process of the namespace is reaped): the container could not be
-// stopped or removed. So the shim reaps, at every SIGCHLD, the zombies
-// among its children that are runc's stage processes and that nobody
-// waits for.
+// stopped or removed. So the shim reaps, at every SIGCHLD from its first
+// exec on, the zombies among its children that are runc's stage processes
+// and that nobody waits for.
 
 // strayComm reports whether a process named comm is one of runc's
 // intermediate stages that libcontainer may leave behind. Stage 0
@@ -81,19 +81,22 @@ func procState(pid int) (byte, string, bool) {
 	return s[end+2], s[open+1 : end], true
 }
 
-// sweepStrays reaps strays at every SIGCHLD until done is closed.
+// sweepStrays reaps strays at every SIGCHLD from now until done is
+// closed (it returns at once; the sweeping goes on in a goroutine).
 func (s *server) sweepStrays(done <-chan struct{}) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, unix.SIGCHLD)
-	defer signal.Stop(ch)
-	for {
-		select {
-		case <-ch:
-			reapStrays(s.waitedFor)
-		case <-done:
-			return
+	go func() {
+		defer signal.Stop(ch)
+		for {
+			select {
+			case <-ch:
+				reapStrays(s.waitedFor)
+			case <-done:
+				return
+			}
 		}
-	}
+	}()
 }
 
 // waitedFor reports whether pid is a process the shim waits for itself:
