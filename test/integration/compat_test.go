@@ -50,6 +50,8 @@ func TestSetUpEndpointsAnswerAsDocker(t *testing.T) {
 		{"GET", "/v1.47/plugins", 200, "[]"},
 		{"GET", "/v1.47/plugins/foo/json", 404, `{"message":"plugin \"foo\" not found"}`},
 		{"POST", "/v1.47/plugins/pull", 501, `{"message":"berth: plugins are not supported yet"}`},
+		{"POST", "/v1.47/plugins/foo/enable", 404, `{"message":"plugin \"foo\" not found"}`},
+		{"DELETE", "/v1.47/plugins/foo", 404, `{"message":"plugin \"foo\" not found"}`},
 		{"GET", "/v1.47/swarm", 503, swarm},
 		{"GET", "/v1.47/nodes", 503, swarm},
 		{"GET", "/v1.47/nodes/abc", 503, swarm},

@@ -78,11 +78,16 @@ func (rt *Router) Register(mux *http.ServeMux) {
 		httputil.WriteJSON(w, http.StatusOK, []any{})
 		return nil
 	})
-	h("GET /plugins/{name...}", func(w http.ResponseWriter, r *http.Request) error {
-		name := strings.TrimSuffix(r.PathValue("name"), "/json")
-		return errdefs.ErrNotFound.WithMessage("plugin \"" + name + "\" not found")
-	})
-	h("/plugins/{rest...}", notImplemented("plugins are"))
+	// Installing one is refused; acting on one finds none, as in Docker.
+	h("GET /plugins/privileges", notImplemented("plugins are"))
+	h("POST /plugins/pull", notImplemented("plugins are"))
+	h("POST /plugins/create", notImplemented("plugins are"))
+	noPlugin := func(w http.ResponseWriter, r *http.Request) error {
+		return errdefs.ErrNotFound.WithMessage("plugin \"" + r.PathValue("name") + "\" not found")
+	}
+	h("GET /plugins/{name}/json", noPlugin)
+	h("DELETE /plugins/{name}", noPlugin)
+	h("POST /plugins/{name}/{op}", noPlugin)
 
 	// Swarm: this node is in none.
 	for _, p := range []string{"/swarm", "/nodes", "/services", "/tasks", "/secrets", "/configs"} {
