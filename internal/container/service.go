@@ -17,6 +17,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/pkg/namesgenerator"
 	"github.com/docker/go-connections/nat"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
@@ -195,7 +196,7 @@ type CreateResult struct {
 }
 
 // Create makes a container (not started) from cfg and hc.
-func (s *Service) Create(name string, cfg *container.Config, hc *container.HostConfig) (CreateResult, error) {
+func (s *Service) Create(name string, cfg *container.Config, hc *container.HostConfig, nc *network.NetworkingConfig) (CreateResult, error) {
 	if cfg == nil || cfg.Image == "" {
 		return CreateResult{}, errdefs.ErrInvalidArgument.WithMessage("config cannot be empty in order to create a container")
 	}
@@ -211,11 +212,8 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 	if err := s.validateLinks(hc.Links); err != nil {
 		return CreateResult{}, err
 	}
-	switch {
-	case len(hc.PortBindings) > 0:
-		return CreateResult{}, errdefs.ErrInvalidArgument.WithMessage("berth: -p (HostConfig.PortBindings) is not supported yet")
-	case hc.PublishAllPorts:
-		return CreateResult{}, errdefs.ErrInvalidArgument.WithMessage("berth: -P (HostConfig.PublishAllPorts) is not supported yet")
+	if err := checkFields(cfg, hc, nc); err != nil {
+		return CreateResult{}, err
 	}
 	img, err := s.images.Resolve(cfg.Image)
 	if err != nil {
@@ -264,16 +262,14 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 }
 
 // validateLinks refuses a link to a container that does not exist with
-// Docker's words, and any other: links come with the networking service.
+// Docker's words (checkFields refuses the others: links come with the
+// networking service).
 func (s *Service) validateLinks(links []string) error {
 	for _, l := range links {
 		name, _, _ := strings.Cut(l, ":")
 		if _, err := s.lookup(name); err != nil {
 			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("could not get container for %s: %v", strings.TrimPrefix(name, "/"), err))
 		}
-	}
-	if len(links) > 0 {
-		return errdefs.ErrInvalidArgument.WithMessage("berth: --link is not supported yet")
 	}
 	return nil
 }
@@ -350,8 +346,7 @@ func validateHostConfig(hc *container.HostConfig) error {
 }
 
 // validateMounts checks mount targets as Docker does (absolute, not "/",
-// not twice), then refuses what berth does not mount yet: a container
-// without the data its user asked for is worse than an error.
+// not twice); checkFields then refuses what berth does not mount yet.
 func validateMounts(hc *container.HostConfig) error {
 	seen := map[string]bool{}
 	add := func(target string) error {
@@ -392,14 +387,6 @@ func validateMounts(hc *container.HostConfig) error {
 		if err := add(target); err != nil {
 			return err
 		}
-	}
-	switch {
-	case len(hc.Binds) > 0:
-		return errdefs.ErrInvalidArgument.WithMessage("berth: -v (HostConfig.Binds) is not supported yet")
-	case len(hc.Mounts) > 0:
-		return errdefs.ErrInvalidArgument.WithMessage("berth: --mount (HostConfig.Mounts) is not supported yet")
-	case len(hc.VolumesFrom) > 0:
-		return errdefs.ErrInvalidArgument.WithMessage("berth: --volumes-from is not supported yet")
 	}
 	return nil
 }
@@ -612,6 +599,14 @@ func writeEtcFiles(dir, hostname, domain string, hc *container.HostConfig) error
 	var out []string
 	for _, l := range strings.Split(string(resolv), "\n") {
 		f := strings.Fields(l)
+		if len(f) > 0 {
+			// As Docker: --dns, --dns-search and --dns-option replace the
+			// host's nameservers, search domains and options.
+			if f[0] == "nameserver" && len(hc.DNS) > 0 || f[0] == "search" && len(hc.DNSSearch) > 0 ||
+				f[0] == "options" && len(hc.DNSOptions) > 0 {
+				continue
+			}
+		}
 		if !hc.NetworkMode.IsHost() && len(f) >= 2 && f[0] == "nameserver" && (strings.HasPrefix(f[1], "127.") || f[1] == "::1") {
 			continue // a loopback resolver of the host is not reachable from the container
 		}
@@ -620,7 +615,13 @@ func writeEtcFiles(dir, hostname, domain string, hc *container.HostConfig) error
 	for _, d := range hc.DNS {
 		out = append(out, "nameserver "+d)
 	}
-	return os.WriteFile(filepath.Join(dir, "resolv.conf"), []byte(strings.Join(out, "\n")), 0o644)
+	if len(hc.DNSSearch) > 0 {
+		out = append(out, "search "+strings.Join(hc.DNSSearch, " "))
+	}
+	if len(hc.DNSOptions) > 0 {
+		out = append(out, "options "+strings.Join(hc.DNSOptions, " "))
+	}
+	return os.WriteFile(filepath.Join(dir, "resolv.conf"), []byte(strings.Join(out, "\n")+"\n"), 0o644)
 }
 
 // Rename changes a container's name.

@@ -57,8 +57,6 @@ func TestValidateHostConfig(t *testing.T) {
 		{"tmpfs root", container.HostConfig{Tmpfs: map[string]string{"/": ""}}, "invalid specification: destination can't be '/'"},
 		{"tmpfs and mount on one target", container.HostConfig{Tmpfs: map[string]string{"/data/": ""}, Mounts: []mount.Mount{{Type: "tmpfs", Target: "/data"}}}, "Duplicate mount point: /data"},
 		{"two binds on one target", container.HostConfig{Binds: []string{"/a:/data", "/b:/data:ro"}}, "Duplicate mount point: /data"},
-		{"bind not yet", container.HostConfig{Binds: []string{"/a:/data"}}, "berth: -v (HostConfig.Binds) is not supported yet"},
-		{"mount not yet", container.HostConfig{Mounts: []mount.Mount{{Type: "volume", Target: "/data"}}}, "berth: --mount (HostConfig.Mounts) is not supported yet"},
 		{"memory too low", container.HostConfig{Resources: container.Resources{Memory: 1 << 20}}, "Minimum memory limit allowed is 6MB"},
 		{"reservation above limit", container.HostConfig{Resources: container.Resources{Memory: 64 << 20, MemoryReservation: 128 << 20}}, "Minimum memory limit can not be less than memory reservation limit, see usage"},
 		{"swappiness", container.HostConfig{Resources: container.Resources{MemorySwappiness: i(101)}}, "Invalid value: 101, valid memory swappiness range is 0-100"},

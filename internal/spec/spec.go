@@ -85,6 +85,10 @@ func Generate(in Input) (*specs.Spec, error) {
 		}
 		args = append([]string{in.InitPath, "--"}, args...)
 	}
+	sec, err := ParseSecurityOpts(hc.SecurityOpt)
+	if err != nil {
+		return nil, err
+	}
 	cwd := cfg.WorkingDir
 	if cwd == "" {
 		cwd = "/"
@@ -100,7 +104,7 @@ func Generate(in Input) (*specs.Spec, error) {
 			Env:             in.Env,
 			Cwd:             cwd,
 			User:            specs.User{UID: in.UID, GID: in.GID, AdditionalGids: in.Groups},
-			NoNewPrivileges: hasSecurityOpt(hc.SecurityOpt, "no-new-privileges"),
+			NoNewPrivileges: sec.NoNewPrivileges,
 			OOMScoreAdj:     intPtr(hc.OomScoreAdj),
 		},
 		Mounts: defaultMounts(hc),
@@ -110,6 +114,9 @@ func Generate(in Input) (*specs.Spec, error) {
 			Resources:   resources(hc),
 			Sysctl:      hc.Sysctls,
 		},
+	}
+	if len(hc.Annotations) > 0 {
+		s.Annotations = hc.Annotations // as Docker: into the OCI spec
 	}
 	if hc.ConsoleSize[0] > 0 && hc.ConsoleSize[1] > 0 {
 		s.Process.ConsoleSize = &specs.Box{Height: uint(hc.ConsoleSize[0]), Width: uint(hc.ConsoleSize[1])}
@@ -151,20 +158,30 @@ func Generate(in Input) (*specs.Spec, error) {
 			}
 		}
 	} else {
-		s.Linux.MaskedPaths = MaskedPaths
-		s.Linux.ReadonlyPaths = ReadonlyPaths
-		if hc.MaskedPaths != nil {
-			s.Linux.MaskedPaths = hc.MaskedPaths
+		if !sec.SystemPathsUnconfined {
+			s.Linux.MaskedPaths = MaskedPaths
+			s.Linux.ReadonlyPaths = ReadonlyPaths
+			if hc.MaskedPaths != nil {
+				s.Linux.MaskedPaths = hc.MaskedPaths
+			}
+			if hc.ReadonlyPaths != nil {
+				s.Linux.ReadonlyPaths = hc.ReadonlyPaths
+			}
 		}
-		if hc.ReadonlyPaths != nil {
-			s.Linux.ReadonlyPaths = hc.ReadonlyPaths
-		}
-		if !hasSecurityOpt(hc.SecurityOpt, "seccomp=unconfined") {
+		switch sec.Seccomp {
+		case "unconfined":
+		case "":
 			sc, err := seccomp.GetDefaultProfile(s)
 			if err != nil {
 				return nil, fmt.Errorf("seccomp profile: %w", err)
 			}
 			s.Linux.Seccomp = withoutX32(sc)
+		default: // a profile in Docker's format
+			sc, err := seccomp.LoadProfile(sec.Seccomp, s)
+			if err != nil {
+				return nil, fmt.Errorf("Decoding seccomp profile failed: %w", err)
+			}
+			s.Linux.Seccomp = sc
 		}
 	}
 	return s, nil
@@ -205,16 +222,6 @@ func replace(list []string, old, repl string) []string {
 		out[i] = v
 	}
 	return out
-}
-
-func hasSecurityOpt(opts []string, want string) bool {
-	for _, o := range opts {
-		o = strings.ReplaceAll(o, ":", "=")
-		if o == want || o == want+"=true" {
-			return true
-		}
-	}
-	return false
 }
 
 func sortedKeys(m map[string]string) []string {
@@ -279,7 +286,7 @@ func resources(hc *container.HostConfig) *specs.LinuxResources {
 			r.Memory.Reservation = &hc.MemoryReservation
 		}
 	}
-	if hc.NanoCPUs > 0 || hc.CPUShares > 0 || hc.CpusetCpus != "" || hc.CPUQuota > 0 {
+	if hc.NanoCPUs > 0 || hc.CPUShares > 0 || hc.CpusetCpus != "" || hc.CpusetMems != "" || hc.CPUQuota > 0 || hc.CPUPeriod > 0 {
 		r.CPU = &specs.LinuxCPU{Cpus: hc.CpusetCpus, Mems: hc.CpusetMems}
 		if hc.CPUShares > 0 {
 			sh := uint64(hc.CPUShares)
@@ -289,9 +296,11 @@ func resources(hc *container.HostConfig) *specs.LinuxResources {
 			period := uint64(100000)
 			quota := hc.NanoCPUs * int64(period) / 1e9
 			r.CPU.Period, r.CPU.Quota = &period, &quota
-		} else if hc.CPUQuota > 0 {
-			q := hc.CPUQuota
-			r.CPU.Quota = &q
+		} else {
+			if hc.CPUQuota > 0 {
+				q := hc.CPUQuota
+				r.CPU.Quota = &q
+			}
 			if hc.CPUPeriod > 0 {
 				p := uint64(hc.CPUPeriod)
 				r.CPU.Period = &p

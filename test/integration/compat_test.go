@@ -223,7 +223,7 @@ func TestCreateValidationAsDocker(t *testing.T) {
 	id := d.Must("image", "inspect", "-f", "{{.Id}}", "busybox")
 	for _, tc := range []struct{ name, body, want string }{
 		{"link to nothing", `{"Image":"busybox","HostConfig":{"Links":["nope:x"]}}`, "could not get container for nope: No such container: nope"},
-		{"link not yet", `{"Image":"busybox","HostConfig":{"Links":["exists:x"]}}`, "berth: --link is not supported yet"},
+		{"link not yet", `{"Image":"busybox","HostConfig":{"Links":["exists:x"]}}`, "berth: --link (HostConfig.Links) is not supported yet"},
 		{"empty env name", `{"Image":"busybox","Env":["=x"]}`, "invalid environment variable: =x"},
 		{"relative tmpfs", `{"Image":"busybox","HostConfig":{"Tmpfs":{"tmp":""}}}`, "invalid mount path: 'tmp' mount path must be absolute"},
 		{"tmpfs twice", `{"Image":"busybox","HostConfig":{"Tmpfs":{"/x":""},"Mounts":[{"Type":"tmpfs","Target":"/x/"}]}}`, "Duplicate mount point: /x"},
@@ -536,5 +536,52 @@ func TestListFiltersBeforeSinceUntil(t *testing.T) {
 	}
 	if out := d.Must("images", "--filter", "since=busybox", "--format", "{{.Repository}}"); out != "" {
 		t.Errorf("images made after busybox: %q (a tag is no new image)", out)
+	}
+}
+
+// TestSecurityOptsAndDNSOptions: what is honoured shows in the container,
+// what is not is refused, by the docker CLI's requests.
+func TestSecurityOptsAndDNSOptions(t *testing.T) {
+	t.Parallel()
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	env := []string{"DOCKER_HOST=" + d.Host()}
+	// A seccomp profile in Docker's format: everything allowed but mkdir.
+	profile := filepath.Join(t.TempDir(), "profile.json")
+	if err := os.WriteFile(profile, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := testutil.Run(t, "", env, "docker", "run", "--rm", "--security-opt", "seccomp="+profile, "busybox", "sh", "-c", "mkdir /x; echo rc=$?")
+	if !strings.Contains(res.Stdout, "rc=1") || !strings.Contains(res.Stderr+res.Stdout, "Operation not permitted") {
+		t.Errorf("mkdir under a profile that denies it: %s", res)
+	}
+	res = testutil.Run(t, "", env, "docker", "run", "--rm", "--security-opt", "systempaths=unconfined", "busybox", "sh", "-c", "grep -c ' /proc/kcore ' /proc/mounts")
+	if strings.TrimSpace(res.Stdout) != "0" {
+		t.Errorf("systempaths=unconfined still masks /proc/kcore: %s", res)
+	}
+	res = testutil.Run(t, "", env, "docker", "run", "--rm", "--dns", "192.0.2.1", "--dns-search", "example.org", "--dns-option", "ndots:2", "busybox", "cat", "/etc/resolv.conf")
+	for _, want := range []string{"nameserver 192.0.2.1\n", "search example.org\n", "options ndots:2\n"} {
+		if !strings.Contains(res.Stdout, want) {
+			t.Errorf("resolv.conf lacks %q: %s", want, res)
+		}
+	}
+	if strings.Count(res.Stdout, "nameserver") != 1 {
+		t.Errorf("--dns does not replace the host's nameservers: %s", res)
+	}
+	for _, tc := range []struct{ args, want string }{
+		{"--security-opt apparmor=docker-default", "berth: --security-opt apparmor=docker-default is not supported"},
+		{"--device /dev/null", "berth: --device (HostConfig.Devices) is not supported yet"},
+		{"--uts host", "berth: --uts (HostConfig.UTSMode) is not supported yet"},
+		{"--health-cmd true", "berth: --health-cmd (Config.Healthcheck) is not supported yet"},
+		{"-v /data", "berth: -v (Config.Volumes) is not supported yet"},
+	} {
+		args := append(append([]string{"create"}, strings.Fields(tc.args)...), "busybox")
+		res := testutil.Run(t, "", env, "docker", args...)
+		if res.Code == 0 || !strings.Contains(res.Stderr, tc.want) {
+			t.Errorf("docker %s: %s, want %q", strings.Join(args, " "), res, tc.want)
+		}
+	}
+	if out := d.Must("ps", "-aq"); out != "" {
+		t.Errorf("refused creates left containers: %q", out)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
 	"github.com/opencontainers/cgroups"
 
 	ctr "github.com/berthproject/berth/internal/container"
@@ -12,7 +13,7 @@ import (
 
 // Backend is what these routes need from the container service.
 type Backend interface {
-	Create(name string, cfg *container.Config, hc *container.HostConfig) (ctr.CreateResult, error)
+	Create(name string, cfg *container.Config, hc *container.HostConfig, nc *network.NetworkingConfig) (ctr.CreateResult, error)
 	Get(ref string) (ctr.Record, error)
 	List() []ctr.Record
 	Start(ctx context.Context, ref string) error

@@ -38,7 +38,7 @@ func (rt *Router) create(w http.ResponseWriter, r *http.Request) error {
 	if req.HostConfig.IpcMode == "" && httputil.VersionLess(httputil.Version(r), "1.32") {
 		req.HostConfig.IpcMode = "shareable" // clients older than API 1.32 got shareable IPC
 	}
-	res, err := rt.b.Create(r.FormValue("name"), req.Config, req.HostConfig)
+	res, err := rt.b.Create(r.FormValue("name"), req.Config, req.HostConfig, req.NetworkingConfig)
 	if err != nil {
 		return err
 	}
