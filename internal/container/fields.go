@@ -28,7 +28,7 @@ var honoured = map[string]string{
 	"Config.StopSignal": "", "Config.StopTimeout": "",
 	"Config.NetworkDisabled": "no network but loopback (what every container gets until the bridge lands)",
 	"Config.ArgsEscaped":     "Windows only; ignored on Linux, as Docker", "Config.OnBuild": "build metadata, kept",
-	"Config.Shell":           "build metadata, kept",
+	"Config.Shell": "build metadata, kept",
 
 	"HostConfig.ContainerIDFile": "written by the client", "HostConfig.LogConfig": "", "HostConfig.NetworkMode": "default, bridge (as none), none, host",
 	"HostConfig.RestartPolicy": "", "HostConfig.AutoRemove": "", "HostConfig.ConsoleSize": "", "HostConfig.Annotations": "OCI annotations",

@@ -107,8 +107,8 @@ type server struct {
 	ctrOnce sync.Once
 	// sweepOnce starts watching for runc's stray stage processes (strays_linux.go).
 	sweepOnce sync.Once
-	ctr     *libcontainer.Container // loaded when first needed (exec, pause, stats, top)
-	ctrErr  error
+	ctr       *libcontainer.Container // loaded when first needed (exec, pause, stats, top)
+	ctrErr    error
 
 	mu      sync.Mutex
 	status  string // created, running, paused, stopped
