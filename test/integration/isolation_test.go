@@ -63,14 +63,17 @@ func TestResourceLimits(t *testing.T) {
 		name  string
 		flags []string
 		files []string
-		want  string
+		want  string // the file's exact content: cgroup v1's | v2's
 	}{
 		{"memory", []string{"--memory", "64m"}, []string{"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory.max"}, "67108864"},
 		{"memory-swap", []string{"--memory", "64m", "--memory-swap", "128m"}, []string{"/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", "/sys/fs/cgroup/memory.swap.max"}, "134217728|67108864"}, // v1 memory+swap | v2 swap only
+		{"memory-reservation", []string{"--memory-reservation", "32m"}, []string{"/sys/fs/cgroup/memory/memory.soft_limit_in_bytes", "/sys/fs/cgroup/memory.low"}, "33554432"},
 		{"pids", []string{"--pids-limit", "17"}, []string{"/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/pids.max"}, "17"},
-		{"cpus", []string{"--cpus", "0.5"}, []string{"/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu.max"}, "50000"},
-		{"cpu-shares", []string{"--cpu-shares", "512"}, []string{"/sys/fs/cgroup/cpu/cpu.shares", "/sys/fs/cgroup/cpu.weight"}, ""},
+		{"cpus", []string{"--cpus", "0.5"}, []string{"/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu.max"}, "50000|50000 100000"},
+		{"cpu-period alone", []string{"--cpu-period", "50000"}, []string{"/sys/fs/cgroup/cpu/cpu.cfs_period_us", "/sys/fs/cgroup/cpu.max"}, "50000|max 50000"},
+		{"cpu-shares", []string{"--cpu-shares", "512"}, []string{"/sys/fs/cgroup/cpu/cpu.shares", "/sys/fs/cgroup/cpu.weight"}, "512|20"}, // v2: libcontainer's shares-to-weight
 		{"cpuset", []string{"--cpuset-cpus", "0"}, []string{"/sys/fs/cgroup/cpuset/cpuset.cpus", "/sys/fs/cgroup/cpuset.cpus"}, "0"},
+		{"cpuset-mems alone", []string{"--cpuset-mems", "0"}, []string{"/sys/fs/cgroup/cpuset/cpuset.mems", "/sys/fs/cgroup/cpuset.mems"}, "0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"run", "--rm"}, tc.flags...)
@@ -78,7 +81,7 @@ func TestResourceLimits(t *testing.T) {
 			out := d.Must(append(args, tc.files...)...)
 			matched := false
 			for _, w := range strings.Split(tc.want, "|") {
-				matched = matched || strings.Contains(out, w)
+				matched = matched || out == w
 			}
 			if out == "missing" || !matched {
 				t.Fatalf("%v: got %q, want %q", tc.flags, out, tc.want)

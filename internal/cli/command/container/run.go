@@ -32,6 +32,10 @@ type createFlags struct {
 	cpus                                                        float64
 	cpuShares, pidsLimit                                        int64
 	stopTimeout                                                 int
+	cpusetMems, memoryReservation, domainname                   string
+	dnsSearch, dnsOptions                                       []string
+	cpuPeriod, cpuQuota                                         int64
+	oomScoreAdj                                                 int
 }
 
 func (f *createFlags) add(fs *pflag.FlagSet) {
@@ -54,6 +58,14 @@ func (f *createFlags) add(fs *pflag.FlagSet) {
 	fs.Int64VarP(&f.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
 	fs.StringVar(&f.cpusetCpus, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
 	fs.Int64Var(&f.pidsLimit, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
+	fs.StringVar(&f.cpusetMems, "cpuset-mems", "", "MEMs in which to allow execution (0-3, 0,1)")
+	fs.Int64Var(&f.cpuPeriod, "cpu-period", 0, "Limit CPU CFS (Completely Fair Scheduler) period")
+	fs.Int64Var(&f.cpuQuota, "cpu-quota", 0, "Limit CPU CFS (Completely Fair Scheduler) quota")
+	fs.StringVar(&f.memoryReservation, "memory-reservation", "", "Memory soft limit")
+	fs.IntVar(&f.oomScoreAdj, "oom-score-adj", 0, "Tune host's OOM preferences (-1000 to 1000)")
+	fs.StringVar(&f.domainname, "domainname", "", "Container NIS domain name")
+	fs.StringArrayVar(&f.dnsSearch, "dns-search", nil, "Set custom DNS search domains")
+	fs.StringArrayVar(&f.dnsOptions, "dns-option", nil, "Set DNS options")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "Set environment variables")
 	fs.StringArrayVar(&f.envFile, "env-file", nil, "Read in a file of environment variables")
 	fs.StringArrayVarP(&f.labels, "label", "l", nil, "Set meta data on a container")
@@ -172,6 +184,14 @@ func (f *createFlags) config(fs *pflag.FlagSet, args []string, attach bool) (*co
 	hc.NanoCPUs = int64(f.cpus * 1e9)
 	hc.CPUShares = f.cpuShares
 	hc.CpusetCpus = f.cpusetCpus
+	hc.CpusetMems, hc.CPUPeriod, hc.CPUQuota, hc.OomScoreAdj = f.cpusetMems, f.cpuPeriod, f.cpuQuota, f.oomScoreAdj
+	hc.DNSSearch, hc.DNSOptions = f.dnsSearch, f.dnsOptions
+	cfg.Domainname = f.domainname
+	if f.memoryReservation != "" {
+		if hc.MemoryReservation, err = units.RAMInBytes(f.memoryReservation); err != nil {
+			return nil, nil, cli.StatusError{Status: fmt.Sprintf("invalid argument %q for \"--memory-reservation\" flag: %v", f.memoryReservation, err), Code: 125}
+		}
+	}
 	if fs.Changed("pids-limit") {
 		hc.PidsLimit = &f.pidsLimit
 	}
