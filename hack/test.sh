@@ -16,4 +16,7 @@ trap 'rm -rf "$runc"' EXIT
 modfile=$(./hack/runc-overlay.sh "$runc")
 go vet -modfile "$modfile" -tags seccomp,seccompcache ./internal/seccompcache ./cmd/berth-shim
 go test -count=1 -modfile "$modfile" -tags seccomp,seccompcache ./internal/seccompcache
+# The packages whose state is shared between goroutines, under the race
+# detector (the daemon itself is, in TestConcurrentLifecycleStress).
+go test -race -count=1 ./internal/container ./internal/runtime ./internal/shim ./internal/image
 BERTH_INTEGRATION=1 go test -count=1 -tags integration -timeout 20m ./...

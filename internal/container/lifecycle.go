@@ -553,7 +553,18 @@ func (s *Service) removeWith(e *entry, force, lazyFiles bool) error {
 			e.mu.Lock()
 		}
 	}
+	prev := e.rec.State.Status
 	e.rec.State.Status = "removing"
+	if !lazyFiles {
+		// Recorded, so that a daemon dying before the end finishes the
+		// removal at its next start (Restore). A --rm container's record
+		// goes next, before its files.
+		if err := s.persist(&e.rec); err != nil {
+			e.rec.State.Status, e.removing = prev, false
+			e.mu.Unlock()
+			return err
+		}
+	}
 	rec = e.rec
 	e.mu.Unlock()
 	removeFiles := func() error {

@@ -40,15 +40,26 @@ func (s *Service) Restore() error {
 	if err != nil {
 		return err
 	}
+	// Every entry goes into the maps first, under the lock: the goroutines
+	// started below (monitors, removals, restarts) read and delete there.
 	known := map[string]bool{}
-	var toRestart []*entry
+	entries := make([]*entry, 0, len(recs))
+	s.mu.Lock()
 	for _, r := range recs {
 		known[r.ID] = true
 		e := &entry{rec: r, exitCh: make(chan struct{}), rmCh: make(chan struct{})}
 		s.byID[r.ID] = e
 		s.names[r.Name] = r.ID
+		entries = append(entries, e)
+	}
+	s.mu.Unlock()
+	var toRestart []*entry
+	for _, e := range entries {
+		r := e.rec // no goroutine knows e yet
 		switch {
 		case r.State.Status == "removing":
+			// The daemon died in the middle of an rm: finish it.
+			slog.Info("finishing an interrupted removal", "id", r.ID[:12])
 			go func() { _ = s.remove(e, true) }()
 		case r.Running():
 			task := s.rt.Task(r.ID)
@@ -128,10 +139,18 @@ func (s *Service) Restore() error {
 		}
 	}
 	for _, e := range toRestart {
+		e.mu.Lock()
 		e.rec.ManualStop = false
+		e.beginStart()
+		id := e.rec.ID
+		e.mu.Unlock()
 		go func() {
-			if err := s.start(context.Background(), e); err != nil {
-				slog.Error("restart container after daemon restart", "id", e.rec.ID, "err", err)
+			err := s.start(context.Background(), e)
+			e.mu.Lock()
+			e.endStart()
+			e.mu.Unlock()
+			if err != nil {
+				slog.Error("restart container after daemon restart", "id", id, "err", err)
 			}
 		}()
 	}

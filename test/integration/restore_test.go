@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/berthproject/berth/internal/container"
 	"github.com/berthproject/berth/internal/testutil"
 )
 
@@ -135,4 +139,44 @@ func TestRestartSweepsOrphanFiles(t *testing.T) {
 		}
 	}
 	d.Must("start", "-a", kept)
+}
+
+// TestInterruptedRemovalFinishesAtStart: a daemon that dies in the middle
+// of an rm leaves the record marked "removing" (rm writes that first); the
+// next daemon finishes the removal, files included.
+func TestInterruptedRemovalFinishesAtStart(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	id := d.Must("create", "--name", "half", "busybox", "true")
+	d.Stop()
+	// What rm had written when the daemon died: the record says removing.
+	db, err := bolt.Open(filepath.Join(d.DataRoot, "berth.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(container.Bucket))
+		var rec map[string]any
+		if err := json.Unmarshal(b.Get([]byte(id)), &rec); err != nil {
+			return err
+		}
+		rec["State"].(map[string]any)["Status"] = "removing"
+		v, _ := json.Marshal(rec)
+		return b.Put([]byte(id), v)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Start()
+	testutil.Eventually(t, 10*time.Second, "the interrupted removal to finish", func() bool {
+		return d.Must("ps", "-aq") == ""
+	})
+	for _, dir := range []string{filepath.Join(d.DataRoot, "containers", id), filepath.Join(d.DataRoot, "layers", "rw", id)} {
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("%s is still there (%v)", dir, err)
+		}
+	}
+	// The name is free again.
+	d.Must("create", "--name", "half", "busybox", "true")
 }
