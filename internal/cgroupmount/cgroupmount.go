@@ -106,3 +106,23 @@ func FavorDynMods() (string, error) {
 	}
 	return point, nil
 }
+
+// Enabled reports whether a cgroup mount of this host has Option (it is
+// global: one mount having it means all do).
+func Enabled() (bool, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	mounts, err := Mounts(f)
+	if err != nil {
+		return false, err
+	}
+	for _, m := range mounts {
+		if slices.Contains(m.SuperOp, Option) {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -126,8 +126,9 @@ func TestOOMKilledIsRecorded(t *testing.T) {
 	}
 }
 
-// TestCgroupFavorDynMods: a daemon leaves the host's cgroup2 mount with
-// favordynmods and with every option it had before. (On a host where an
+// TestCgroupFavorDynMods: a daemon asked to (--cgroup-favordynmods; off
+// by default) leaves the host's cgroup2 mount with favordynmods and with
+// every option it had before, and /info says so. (On a host where an
 // earlier daemon turned it on, only the second half is news: from Linux
 // 6.18 the option stays on until reboot.)
 func TestCgroupFavorDynMods(t *testing.T) {
@@ -153,7 +154,7 @@ func TestCgroupFavorDynMods(t *testing.T) {
 	if point == "" {
 		t.Skip("no cgroup2 mount on this host")
 	}
-	d := testutil.StartDaemon(t)
+	d := testutil.StartDaemon(t, "--cgroup-favordynmods")
 	_, after := cgroup2()
 	if !slices.Contains(after, "favordynmods") {
 		if strings.Contains(d.Log(), "left without favordynmods") {
@@ -166,6 +167,9 @@ func TestCgroupFavorDynMods(t *testing.T) {
 	got := slices.Sorted(slices.Values(after))
 	if !slices.Equal(got, want) {
 		t.Errorf("%s options: before %v, after %v", point, before, after)
+	}
+	if out := d.Must("info"); !strings.Contains(out, "Cgroup favordynmods: on") {
+		t.Errorf("berth info does not say favordynmods is on:\n%s", out)
 	}
 }
 

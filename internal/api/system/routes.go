@@ -25,6 +25,9 @@ import (
 type Backend interface {
 	Counts() (containers, running, paused, stopped, images int)
 	Listeners() int // event subscribers
+	// HostTuning is what berth changed, or could change, of the host,
+	// as label/value pairs for /info's SystemStatus.
+	HostTuning() [][2]string
 	Subscribe(since time.Time) ([]events.Message, <-chan events.Message, func())
 }
 
@@ -160,6 +163,7 @@ func (rt *Router) info(w http.ResponseWriter, r *http.Request) error {
 		Labels:             []string{},
 		CDISpecDirs:        []string{},
 		Warnings:           cg.Warnings(),
+		SystemStatus:       rt.b.HostTuning(),
 	}
 	if rt.cfg.CgroupVersion == "2" {
 		info.SecurityOptions = append(info.SecurityOptions, "name=cgroupns")

@@ -66,6 +66,12 @@ func newInfoCommand(c *cli.CLI) *cobra.Command {
 				info.ServerVersion, info.Driver, info.LoggingDriver, info.CgroupDriver, info.CgroupVersion, info.LiveRestoreEnabled,
 				info.KernelVersion, info.OperatingSystem, info.OSType, info.Architecture, info.NCPU,
 				float64(info.MemTotal)/(1<<30), info.Name, info.ID, info.DockerRootDir)
+			for _, kv := range info.SystemStatus {
+				fmt.Fprintf(c.Out, " %s: %s\n", kv[0], kv[1])
+			}
+			for _, w := range info.Warnings {
+				fmt.Fprintln(c.Err, w)
+			}
 			return nil
 		},
 	}
