@@ -161,7 +161,7 @@ func startDaemon(ctx context.Context, e *engine, argv []string) error {
 	return e.waitReady(ctx, exited, 60*time.Second)
 }
 
-func startBerth(ctx context.Context, bin, root string) (*engine, error) {
+func startBerth(ctx context.Context, bin, root string, favorDynMods bool) (*engine, error) {
 	e := &engine{name: "berth", cli: bin, sock: filepath.Join(root, "berth.sock"), root: root, cgroupParent: "berth"}
 	execRoot := filepath.Join(root, "exec")
 	e.daemonPids = func() []int { return []int{e.daemon.Process.Pid} }
@@ -180,8 +180,11 @@ func startBerth(ctx context.Context, bin, root string) (*engine, error) {
 		}
 		return pids, nil
 	}
-	return e, startDaemon(ctx, e, []string{bin, "daemon", "--data-root", filepath.Join(root, "data"),
-		"--exec-root", execRoot, "-H", "unix://" + e.sock})
+	argv := []string{bin, "daemon", "--data-root", filepath.Join(root, "data"), "--exec-root", execRoot, "-H", "unix://" + e.sock}
+	if favorDynMods {
+		argv = append(argv, "--cgroup-favordynmods")
+	}
+	return e, startDaemon(ctx, e, argv)
 }
 
 // startDocker starts Debian's dockerd (which starts its own containerd)

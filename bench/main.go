@@ -30,6 +30,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds of each long scenario (100 containers, Debian import)")
 	flag.BoolVar(&o.heavy, "heavy", true, "include the rows with the debootstrap'ed Debian image")
 	flag.StringVar(&o.out, "out", "bench/RESULTS.md", "also write the table here (empty: don't)")
+	flag.BoolVar(&o.favorDynMods, "favordynmods", false, "start berth with --cgroup-favordynmods (host-wide; from Linux 6.18 irreversible until reboot): bench once without, once with, for both ways")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "bench: run as root (it starts container engines)")
@@ -44,7 +45,7 @@ func main() {
 }
 
 type options struct {
-	withDocker, heavy           bool
+	withDocker, heavy, favorDynMods bool
 	berth, docker, dockerd, out string
 	runs, containers, rounds    int
 }
@@ -105,7 +106,7 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("%s: %w (run `make build` first)", o.berth, err)
 	}
 	engines := []*engine{}
-	b, err := startBerth(ctx, berthBin, filepath.Join(tmp, "b"))
+	b, err := startBerth(ctx, berthBin, filepath.Join(tmp, "b"), o.favorDynMods)
 	if b != nil {
 		defer b.stop()
 	}
@@ -370,7 +371,12 @@ func header(ctx context.Context, o options, b, d *engine) (string, error) {
 	} else {
 		sb.WriteString("- Docker: not measured (run with --with-docker)\n")
 	}
-	fmt.Fprintf(&sb, "- settings: --runs %d --containers %d --rounds %d\n\n", o.runs, o.containers, o.rounds)
+	favor := "off"
+	if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), "favordynmods") {
+		favor = "on"
+	}
+	fmt.Fprintf(&sb, "- cgroup2 favordynmods: %s during the run (berth's --cgroup-favordynmods, opt-in, turns it on; it applies to Docker's containers too)\n", favor)
+	fmt.Fprintf(&sb, "- settings: --runs %d --containers %d --rounds %d --favordynmods=%v\n\n", o.runs, o.containers, o.rounds, o.favorDynMods)
 	return sb.String(), nil
 }
 
