@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/runc/libcontainer/seccomp"
 	"github.com/spf13/pflag"
 
 	"github.com/berthproject/berth/internal/api"
@@ -198,6 +199,11 @@ func (b systemBackend) Subscribe(since time.Time) ([]events.Message, <-chan even
 func Run(ctx context.Context, cfg Config) error {
 	if os.Geteuid() != 0 {
 		return errors.New("berth daemon needs to run as root")
+	}
+	if !seccomp.Enabled {
+		// Every container would fail at start ("seccomp not supported"):
+		// refuse here, saying how to build a berth that works.
+		return errors.New("this berth was built without seccomp support (a plain `go build`?): build it with `make build`, which installs libseccomp-dev and builds with the seccomp tag")
 	}
 	for _, d := range []string{cfg.DataRoot, cfg.ExecRoot} {
 		if err := os.MkdirAll(d, 0o711); err != nil {

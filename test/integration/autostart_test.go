@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -72,5 +73,28 @@ func TestCLIStartsDaemonOnDefaultSocket(t *testing.T) {
 	}
 	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o660 {
 		t.Fatalf("default socket: %v %v", fi, err)
+	}
+}
+
+// TestPlainBuildDaemonRefusesToStart: a berth from a plain `go build` has
+// no seccomp; its daemon says how to build one that works instead of
+// starting and failing every container ("seccomp not supported").
+func TestPlainBuildDaemonRefusesToStart(t *testing.T) {
+	testutil.RequiresRoot(t)
+	t.Parallel()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "berth")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/berth")
+	build.Dir = testutil.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	res := testutil.Run(t, "", nil, bin, "daemon", "--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
+		"-H", "unix://"+filepath.Join(dir, "s.sock"))
+	if res.Code == 0 || !strings.Contains(res.Stderr, "built without seccomp support") || !strings.Contains(res.Stderr, "make build") {
+		t.Fatalf("daemon of a plain build: %s", res)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); !os.IsNotExist(err) {
+		t.Errorf("it made its data root before refusing (%v)", err)
 	}
 }
