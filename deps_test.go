@@ -10,18 +10,28 @@ import (
 const module = "github.com/berthproject/berth"
 
 type pkgInfo struct {
-	ImportPath string
-	Imports    []string
-	Deps       []string
-	Dir        string
-	GoFiles    []string
+	ImportPath   string
+	Imports      []string
+	Deps         []string // transitive
+	TestImports  []string
+	XTestImports []string
+	Dir          string
+	GoFiles      []string
 }
 
-func listPackages(t *testing.T) []pkgInfo {
+// buildTags are the tag sets the builds and tests use: the tests' (with
+// the end-to-end ones) and make build's (the berth binary). The shim
+// program's extra seccompcache tag needs the patched runc and is vetted
+// by hack/test.sh.
+var buildTags = []string{"integration", "seccomp,netgo,osusergo,shimembed"}
+
+func listPackages(t *testing.T) []pkgInfo { return listPackagesTags(t, "integration") }
+
+func listPackagesTags(t *testing.T, tags string) []pkgInfo {
 	t.Helper()
-	out, err := exec.Command("go", "list", "-json", "-deps=false", "-tags", "integration", "./...").Output()
+	out, err := exec.Command("go", "list", "-json", "-deps=false", "-tags", tags, "./...").Output()
 	if err != nil {
-		t.Fatalf("go list: %v", err)
+		t.Fatalf("go list -tags %s: %v", tags, err)
 	}
 	var pkgs []pkgInfo
 	dec := json.NewDecoder(strings.NewReader(string(out)))
@@ -52,32 +62,49 @@ func under(p string, roots []string) string {
 	return ""
 }
 
-// TestImportsFollowTheOneWayFlow enforces ARCHITECTURE.md's rules.
+// layerRule says why self may not depend on dep ("" if it may).
+func layerRule(self, dep string) string {
+	switch {
+	case under(self, lowLevel) != "" && (under(dep, services) != "" || strings.HasPrefix(dep, "internal/api") || dep == "internal/daemon" || strings.HasPrefix(dep, "internal/cli")):
+		return "low-level " + self + " depends on " + dep
+	case under(self, services) != "" && under(dep, services) != "" && under(dep, services) != under(self, services):
+		return "service " + self + " depends on service " + dep
+	case strings.HasPrefix(self, "internal/cli") && !strings.HasPrefix(dep, "internal/cli"):
+		return "cli package " + self + " depends on engine package " + dep
+	case dep == "internal/daemon" && self != "cmd/berth":
+		return self + " depends on internal/daemon; only cmd/berth may"
+	case under(self, services) != "" && (strings.HasPrefix(dep, "internal/api") || dep == "internal/daemon"):
+		return "service " + self + " depends on " + dep
+	}
+	return ""
+}
+
+// TestImportsFollowTheOneWayFlow enforces ARCHITECTURE.md's rules on
+// direct and transitive imports, and on the packages' tests, under every
+// tag set the build uses.
 func TestImportsFollowTheOneWayFlow(t *testing.T) {
-	for _, p := range listPackages(t) {
-		self := rel(p.ImportPath)
-		for _, imp := range p.Imports {
-			if !strings.HasPrefix(imp, module) {
+	for _, tags := range buildTags {
+		for _, p := range listPackagesTags(t, tags) {
+			self := rel(p.ImportPath)
+			for _, imp := range p.Imports {
 				if imp == "github.com/opencontainers/runc/libcontainer/nsenter" && self != "cmd/berth" && self != "cmd/berth-shim" {
 					t.Errorf("%s imports nsenter; only cmd/berth and cmd/berth-shim may", self)
 				}
-				continue
+				if rel(imp) == "internal/hugeheap" && strings.HasPrefix(imp, module) && !strings.HasPrefix(self, "cmd/") {
+					t.Errorf("%s imports internal/hugeheap, whose init acts on the whole process; only the programs in cmd/ may", self)
+				}
 			}
-			dep := rel(imp)
-			if dep == "internal/hugeheap" && !strings.HasPrefix(self, "cmd/") {
-				t.Errorf("%s imports internal/hugeheap, whose init acts on the whole process; only the programs in cmd/ may", self)
-			}
-			switch {
-			case under(self, lowLevel) != "" && (under(dep, services) != "" || strings.HasPrefix(dep, "internal/api") || dep == "internal/daemon" || strings.HasPrefix(dep, "internal/cli")):
-				t.Errorf("low-level %s imports %s", self, dep)
-			case under(self, services) != "" && under(dep, services) != "" && under(dep, services) != under(self, services):
-				t.Errorf("service %s imports service %s", self, dep)
-			case strings.HasPrefix(self, "internal/cli") && !strings.HasPrefix(dep, "internal/cli"):
-				t.Errorf("cli package %s imports engine package %s", self, dep)
-			case dep == "internal/daemon" && self != "cmd/berth":
-				t.Errorf("%s imports internal/daemon; only cmd/berth may", self)
-			case under(self, services) != "" && (strings.HasPrefix(dep, "internal/api") || dep == "internal/daemon"):
-				t.Errorf("service %s imports %s", self, dep)
+			seen := map[string]bool{}
+			for _, list := range [][]string{p.Deps, p.TestImports, p.XTestImports} {
+				for _, imp := range list {
+					if !strings.HasPrefix(imp, module+"/") || seen[imp] {
+						continue
+					}
+					seen[imp] = true
+					if why := layerRule(self, rel(imp)); why != "" {
+						t.Errorf("-tags %s: %s", tags, why)
+					}
+				}
 			}
 		}
 	}
