@@ -96,7 +96,10 @@ func TestErrors(t *testing.T) {
 		{"upload id not ours", "PATCH", "/v2/team/app/blobs/uploads/..%2f..%2flock", "x", nil, 404, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest(tc.method, hs.URL+tc.path, strings.NewReader(tc.body))
+			req, err := http.NewRequest(tc.method, hs.URL+tc.path, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
 			for i := 0; i+1 < len(tc.hdr); i += 2 {
 				req.Header.Set(tc.hdr[i], tc.hdr[i+1])
 			}
@@ -124,7 +127,10 @@ func TestChunkOutOfOrderKeepsTheUpload(t *testing.T) {
 	if r := do(t, "PATCH", loc, []byte("hello "), "Content-Range", "0-5"); r.StatusCode != 202 || r.Header.Get("Range") != "0-5" {
 		t.Fatalf("first chunk: %s range %q", r.Status, r.Header.Get("Range"))
 	}
-	req, _ := http.NewRequest("PATCH", loc, strings.NewReader("world"))
+	req, err := http.NewRequest("PATCH", loc, strings.NewReader("world"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Content-Range", "10-14")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -174,18 +180,23 @@ func TestAuthAndReadOnly(t *testing.T) {
 	if r := do(t, "GET", hs.URL+"/v2/", nil); r.StatusCode != 401 || !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Basic") {
 		t.Fatalf("no credentials: %s %q", r.Status, r.Header.Get("WWW-Authenticate"))
 	}
-	req, _ := http.NewRequest("GET", hs.URL+"/v2/", nil)
-	req.SetBasicAuth("bob", "wrong")
-	if r, _ := http.DefaultClient.Do(req); r.StatusCode != 401 {
-		t.Fatalf("wrong password: %s", r.Status)
-	}
-	req.SetBasicAuth("bob", "secret")
-	if r, _ := http.DefaultClient.Do(req); r.StatusCode != 200 {
-		t.Fatalf("right password: %s", r.Status)
-	}
-	req.SetBasicAuth("eve", "secret")
-	if r, _ := http.DefaultClient.Do(req); r.StatusCode != 401 {
-		t.Fatalf("unknown user: %s", r.Status)
+	for _, tc := range []struct {
+		user, password string
+		status         int
+	}{{"bob", "wrong", 401}, {"bob", "secret", 200}, {"eve", "secret", 401}} {
+		req, err := http.NewRequest("GET", hs.URL+"/v2/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth(tc.user, tc.password)
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s/%s: %v", tc.user, tc.password, err)
+		}
+		r.Body.Close()
+		if r.StatusCode != tc.status {
+			t.Fatalf("%s/%s: %s, want %d", tc.user, tc.password, r.Status, tc.status)
+		}
 	}
 	// An unknown name is checked against a hash as costly as the users'
 	// own, so it is not answered faster than a wrong password.
