@@ -29,7 +29,7 @@ func listPackages(t *testing.T) []pkgInfo { return listPackagesTags(t, "integrat
 
 func listPackagesTags(t *testing.T, tags string) []pkgInfo {
 	t.Helper()
-	out, err := exec.Command("go", "list", "-json", "-deps=false", "-tags", tags, "./...").Output()
+	out, err := exec.Command("go", "list", "-e", "-json", "-deps=false", "-tags", tags, "./...").Output()
 	if err != nil {
 		t.Fatalf("go list -tags %s: %v", tags, err)
 	}
