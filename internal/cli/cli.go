@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -17,6 +19,7 @@ import (
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
+	"github.com/docker/go-connections/tlsconfig"
 	"github.com/moby/term"
 	"github.com/spf13/cobra"
 )
@@ -26,11 +29,54 @@ const DefaultHost = "unix:///run/berth/berth.sock"
 
 // CLI holds what commands share.
 type CLI struct {
-	Host   string
-	In     io.Reader
-	Out    io.Writer
-	Err    io.Writer
-	client *client.Client
+	Host string
+	// TLS to a tcp:// daemon, as the docker CLI takes it: TLSVerify checks
+	// the daemon's certificate against TLSCACert (and sends TLSCert and
+	// TLSKey, which a --tlsverify daemon requires); TLS alone encrypts
+	// without checking. DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (default
+	// ~/.docker) set them too.
+	TLS, TLSVerify             bool
+	TLSCACert, TLSCert, TLSKey string
+	In                         io.Reader
+	Out                        io.Writer
+	Err                        io.Writer
+	client                     *client.Client
+}
+
+// clientOptions are the API client's options for host.
+func (c *CLI) clientOptions(host string) ([]client.Opt, error) {
+	opts := []client.Opt{client.WithHost(host), client.WithAPIVersionNegotiation()}
+	verify := c.TLSVerify || os.Getenv("DOCKER_TLS_VERIFY") != ""
+	if !verify && !c.TLS {
+		return opts, nil
+	}
+	dir := os.Getenv("DOCKER_CERT_PATH")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".docker")
+	}
+	pick := func(flag, name string) string {
+		if flag != "" {
+			return flag
+		}
+		return filepath.Join(dir, name)
+	}
+	o := tlsconfig.Options{CertFile: pick(c.TLSCert, "cert.pem"), KeyFile: pick(c.TLSKey, "key.pem"), ExclusiveRootPools: true}
+	if verify {
+		o.CAFile = pick(c.TLSCACert, "ca.pem")
+	} else {
+		o.InsecureSkipVerify = true
+	}
+	for _, f := range []*string{&o.CertFile, &o.KeyFile} {
+		if _, err := os.Stat(*f); err != nil && c.TLSCert == "" && c.TLSKey == "" {
+			*f = "" // no client certificate where the defaults look: go without
+		}
+	}
+	cfg, err := tlsconfig.Client(o)
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, client.WithHTTPClient(&http.Client{Transport: &http.Transport{TLSClientConfig: cfg}})), nil
 }
 
 // New returns a CLI on the standard streams.
@@ -56,9 +102,16 @@ func (c *CLI) Client(ctx context.Context) (*client.Client, error) {
 		host = os.Getenv("BERTH_HOST")
 	}
 	if host == "" {
+		host = os.Getenv("DOCKER_HOST")
+	}
+	if host == "" {
 		host = DefaultHost
 	}
-	cl, err := client.NewClientWithOpts(client.WithHost(host), client.WithAPIVersionNegotiation())
+	opts, err := c.clientOptions(host)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := client.NewClientWithOpts(opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/hex"
@@ -61,6 +62,16 @@ type Config struct {
 	// it changes the whole host, and from Linux 6.18 cannot be undone
 	// until reboot.
 	CgroupFavorDynMods *bool `json:"cgroup-favordynmods,omitempty"`
+	// TLS for tcp:// hosts (Docker's flags and daemon.json keys): TLS
+	// serves over TLS, TLSVerify also requires a client certificate the
+	// CA signed (mutual TLS).
+	TLS       bool   `json:"tls"`
+	TLSVerify bool   `json:"tlsverify"`
+	TLSCACert string `json:"tlscacert"`
+	TLSCert   string `json:"tlscert"`
+	TLSKey    string `json:"tlskey"`
+	// InsecureTCP allows plain TCP on addresses other than loopback.
+	InsecureTCP bool `json:"insecure-tcp"`
 }
 
 // DefaultSocket is where the daemon listens unless told otherwise.
@@ -73,7 +84,13 @@ func Main(args []string) int {
 	configFile := fs.String("config-file", "/etc/berth/daemon.json", "daemon configuration file")
 	dataRoot := fs.String("data-root", "", "root directory of persistent state (default /var/lib/berth)")
 	execRoot := fs.String("exec-root", "", "root directory of runtime state (default /run/berth)")
-	hosts := fs.StringArrayP("host", "H", nil, "socket to listen on (unix://PATH)")
+	hosts := fs.StringArrayP("host", "H", nil, "where to listen: unix://PATH or tcp://ADDR[:PORT] (several -H at once)")
+	useTLS := fs.Bool("tls", false, "serve tcp:// hosts over TLS (implied by --tlsverify)")
+	tlsVerify := fs.Bool("tlsverify", false, "serve tcp:// hosts over mutual TLS: clients need a certificate --tlscacert signed")
+	tlsCA := fs.String("tlscacert", "", "CA certificate that signs the clients' certificates")
+	tlsCert := fs.String("tlscert", "", "the daemon's TLS certificate")
+	tlsKey := fs.String("tlskey", "", "the daemon's TLS key")
+	insecureTCP := fs.Bool("insecure-tcp", false, "allow plain TCP on addresses other than loopback (anyone reaching it is root on this host)")
 	logLevel := fs.String("log-level", "", `log level ("debug"|"info"|"warn"|"error")`)
 	insecure := fs.StringArray("insecure-registry", nil, "registry (host[:port] or CIDR) that may be reached over plain HTTP")
 	mirrors := fs.StringArray("registry-mirror", nil, "registry mirror for Docker Hub images (URL)")
@@ -108,6 +125,23 @@ func Main(args []string) int {
 	}
 	if fs.Changed("cgroup-favordynmods") {
 		cfg.CgroupFavorDynMods = favor
+	}
+	for _, f := range []struct {
+		name string
+		dst  *bool
+		val  bool
+	}{{"tls", &cfg.TLS, *useTLS}, {"tlsverify", &cfg.TLSVerify, *tlsVerify}, {"insecure-tcp", &cfg.InsecureTCP, *insecureTCP}} {
+		if fs.Changed(f.name) {
+			*f.dst = f.val
+		}
+	}
+	for _, f := range []struct {
+		name     string
+		dst, val *string
+	}{{"tlscacert", &cfg.TLSCACert, tlsCA}, {"tlscert", &cfg.TLSCert, tlsCert}, {"tlskey", &cfg.TLSKey, tlsKey}} {
+		if fs.Changed(f.name) {
+			*f.dst = *f.val
+		}
 	}
 	cfg.InsecureRegistries = append(cfg.InsecureRegistries, *insecure...)
 	cfg.RegistryMirrors = append(cfg.RegistryMirrors, *mirrors...)
@@ -199,6 +233,10 @@ func (b systemBackend) Subscribe(since time.Time) ([]events.Message, <-chan even
 func Run(ctx context.Context, cfg Config) error {
 	if os.Geteuid() != 0 {
 		return errors.New("berth daemon needs to run as root")
+	}
+	endpoints, err := planEndpoints(cfg)
+	if err != nil {
+		return err
 	}
 	if !seccomp.Enabled {
 		// Every container would fail at start ("seccomp not supported"):
@@ -301,18 +339,15 @@ func Run(ctx context.Context, cfg Config) error {
 		apiimages.New(images),
 		inactive.New(engineID, time.Now()),
 	)
-	errc := make(chan error, len(cfg.Hosts))
-	for _, h := range cfg.Hosts {
-		path, ok := strings.CutPrefix(h, "unix://")
-		if !ok {
-			return fmt.Errorf("unsupported host %q: only unix:// sockets are supported yet", h)
-		}
-		ln, err := api.ListenUnix(path)
+	errc := make(chan error, len(endpoints))
+	for _, ep := range endpoints {
+		ln, cleanup, err := ep.listen()
 		if err != nil {
 			return err
 		}
-		defer os.Remove(path)
-		slog.Info("API listening", "socket", path)
+		defer cleanup()
+		slog.Info("API listening", "proto", ep.proto, "addr", ep.addr, "tls", ep.tls != nil,
+			"client-certificates", ep.tls != nil && ep.tls.ClientAuth == tls.RequireAndVerifyClientCert)
 		go func() { errc <- srv.Serve(ln) }()
 	}
 	slog.Info("berth daemon started", "version", Version, "data-root", cfg.DataRoot, "exec-root", cfg.ExecRoot, "containers", len(containers.List()))

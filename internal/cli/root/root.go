@@ -28,7 +28,13 @@ func Main(args []string) int {
 		SilenceErrors: true,
 		Version:       Version,
 	}
-	rootCmd.PersistentFlags().StringVarP(&c.Host, "host", "H", "", "Daemon socket to connect to (default "+cli.DefaultHost+", or $BERTH_HOST)")
+	pf := rootCmd.PersistentFlags()
+	pf.StringVarP(&c.Host, "host", "H", "", "Daemon socket to connect to: unix://PATH or tcp://HOST:PORT (default "+cli.DefaultHost+", or $BERTH_HOST, $DOCKER_HOST)")
+	pf.BoolVar(&c.TLS, "tls", false, "Use TLS; implied by --tlsverify")
+	pf.BoolVar(&c.TLSVerify, "tlsverify", false, "Use TLS and verify the daemon (and send a client certificate)")
+	pf.StringVar(&c.TLSCACert, "tlscacert", "", "Trust certs signed only by this CA (default $DOCKER_CERT_PATH or ~/.docker: ca.pem)")
+	pf.StringVar(&c.TLSCert, "tlscert", "", "Path to TLS certificate file (default cert.pem there)")
+	pf.StringVar(&c.TLSKey, "tlskey", "", "Path to TLS key file (default key.pem there)")
 	rootCmd.Flags().SetInterspersed(false)
 	rootCmd.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return cli.StatusError{Status: fmt.Sprintf("%s\nSee '%s --help'.", err, cmd.CommandPath()), Code: 125}
