@@ -2,8 +2,8 @@ package daemon
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/sha256"
+	"crypto/tls"
 	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
