@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,6 +46,18 @@ type CLI struct {
 
 // clientOptions are the API client's options for host.
 func (c *CLI) clientOptions(host string) ([]client.Opt, error) {
+	if strings.HasPrefix(host, "ssh://") {
+		u, err := url.Parse(host)
+		if err != nil {
+			return nil, fmt.Errorf("invalid host %q: %w", host, err)
+		}
+		dial, err := sshDialer(u)
+		if err != nil {
+			return nil, err
+		}
+		// The address is never dialled: the connection is ssh's stdio.
+		return []client.Opt{client.WithHost("http://berth.ssh"), client.WithDialContext(dial), client.WithAPIVersionNegotiation()}, nil
+	}
 	opts := []client.Opt{client.WithHost(host), client.WithAPIVersionNegotiation()}
 	verify := c.TLSVerify || os.Getenv("DOCKER_TLS_VERIFY") != ""
 	if !verify && !c.TLS {

@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -145,5 +146,92 @@ func TestPlainTCPOnlyOnLoopback(t *testing.T) {
 		"-H", "unix://"+filepath.Join(dir, "s.sock"), "-H", fmt.Sprintf("tcp://0.0.0.0:%d", testutil.FreePort(t)))
 	if res.Code == 0 || !strings.Contains(res.Stderr, "without TLS") || !strings.Contains(res.Stderr, "--insecure-tcp") {
 		t.Fatalf("plain TCP on every address: %s", res)
+	}
+}
+
+// TestSSHTransport: berth's CLI and the docker CLI reach a daemon through
+// an sshd on loopback (berth's `system dial-stdio` on the far side for
+// berth; the docker CLI runs its own dial-stdio against berth's socket,
+// named in the URL's path).
+func TestSSHTransport(t *testing.T) {
+	t.Parallel()
+	sshd, err := exec.LookPath("sshd")
+	if err != nil {
+		sshd = "/usr/sbin/sshd"
+	}
+	if _, err := os.Stat(sshd); err != nil {
+		t.Fatal("sshd is not installed (hack/deps.sh test installs openssh-server, not started)")
+	}
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	dir := t.TempDir()
+	keygen := func(name string) string {
+		p := filepath.Join(dir, name)
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", p).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v %s", err, out)
+		}
+		return p
+	}
+	hostKey, userKey := keygen("host_key"), keygen("user_key")
+	pub, _ := os.ReadFile(userKey + ".pub")
+	os.WriteFile(filepath.Join(dir, "authorized_keys"), pub, 0o600)
+	// The far side's PATH finds this berth (as "berth") and the docker CLI.
+	bin := filepath.Join(dir, "bin")
+	os.MkdirAll(bin, 0o755)
+	if err := os.Symlink(d.Bin, filepath.Join(bin, "berth")); err != nil {
+		t.Fatal(err)
+	}
+	port := testutil.FreePort(t)
+	cfg := filepath.Join(dir, "sshd_config")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`Port %d
+ListenAddress 127.0.0.1
+HostKey %s
+AuthorizedKeysFile %s
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile %s
+SetEnv PATH=%s:/usr/local/bin:/usr/bin:/bin BERTH_HOST=%s
+`, port, hostKey, filepath.Join(dir, "authorized_keys"), filepath.Join(dir, "sshd.pid"), bin, d.Host())), 0o600)
+	// Debian's sshd wants its privilege separation directory, which only
+	// its service would have made.
+	if _, err := os.Stat("/run/sshd"); os.IsNotExist(err) {
+		if err := os.Mkdir("/run/sshd", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove("/run/sshd") })
+	}
+	srv := exec.Command(sshd, "-D", "-e", "-f", cfg)
+	var srvLog strings.Builder
+	srv.Stderr = &srvLog
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	// An ssh on PATH that uses this test's key and trusts any host key.
+	sshCfg := filepath.Join(dir, "ssh_config")
+	os.WriteFile(sshCfg, []byte(fmt.Sprintf("Host 127.0.0.1\n  IdentityFile %s\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n", userKey)), 0o600)
+	wrap := filepath.Join(dir, "clientbin")
+	os.MkdirAll(wrap, 0o755)
+	os.WriteFile(filepath.Join(wrap, "ssh"), []byte("#!/bin/sh\nexec /usr/bin/ssh -F "+sshCfg+" \"$@\"\n"), 0o755)
+	env := []string{"PATH=" + wrap + ":" + os.Getenv("PATH")}
+	testutil.Eventually(t, 10*time.Second, "sshd to listen", func() bool {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	host := fmt.Sprintf("ssh://root@127.0.0.1:%d", port)
+	res := testutil.Run(t, "", env, d.Bin, "-H", host, "run", "--rm", "busybox", "echo", "over ssh")
+	if res.Code != 0 || strings.TrimSpace(res.Stdout) != "over ssh" {
+		t.Fatalf("berth -H %s run: %s\nsshd: %s", host, res, srvLog.String())
+	}
+	// The docker CLI: its dial-stdio on the far side, to berth's socket.
+	res = testutil.Run(t, "", env, "docker", "-H", host+d.Socket, "run", "--rm", "busybox", "echo", "docker over ssh")
+	if res.Code != 0 || strings.TrimSpace(res.Stdout) != "docker over ssh" {
+		t.Fatalf("docker -H %s%s run: %s\nsshd: %s", host, d.Socket, res, srvLog.String())
 	}
 }

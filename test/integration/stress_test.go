@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -176,10 +177,16 @@ func TestConcurrentLifecycleStress(t *testing.T) {
 			t.Errorf("rm -f %s after the stress: %v", c.Names, err)
 		}
 	}
-	testutil.Eventually(t, 15*time.Second, "every container removed and every shim gone", func() bool {
+	gone := func() bool {
 		l, err := cli.ContainerList(bg, container.ListOptions{All: true})
 		return err == nil && len(l) == 0 && len(d.Shims()) == 0
-	})
+	}
+	for deadline := time.Now().Add(45 * time.Second); !gone(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			ps, _ := exec.Command("ps", "-eo", "pid,ppid,stat,wchan:32,comm").Output()
+			t.Fatalf("containers or shims left after the stress:\n%s\nshims %v\n%s", d.Berth("ps", "-a"), d.Shims(), ps)
+		}
+	}
 	d.Stop() // a race-detector build reports races as it runs and exits 66 at the end
 	log := d.Log()
 	for _, bad := range []string{"panic", "DATA RACE", "fatal error"} {

@@ -60,6 +60,9 @@ func Main(args []string) int {
 	rootCmd.AddCommand(image.Commands(c)...)
 	rootCmd.AddCommand(registry.Commands(c)...)
 	rootCmd.AddCommand(system.Commands(c, Version)...)
+	sysGroup := &cobra.Command{Use: "system", Short: "Manage berth (info, events, dial-stdio)"}
+	sysGroup.AddCommand(system.Commands(c, Version)...)
+	rootCmd.AddCommand(sysGroup)
 	rootCmd.AddCommand(&cobra.Command{Use: "daemon [OPTIONS]", Short: "Run the berth daemon (flags: --data-root, --exec-root, -H, --log-level)",
 		DisableFlagParsing: true, RunE: func(*cobra.Command, []string) error { return nil }})
 	rootCmd.AddCommand(&cobra.Command{Use: "registry serve|gc [OPTIONS]", Short: "Run berth's own image registry (serve: --root, --addr, --tls-cert/--tls-key, --htpasswd, --read-only; gc: --root, --grace, --dry-run)",

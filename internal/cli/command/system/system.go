@@ -3,6 +3,7 @@ package system
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	goruntime "runtime"
 	"strings"
 	"time"
@@ -169,7 +170,41 @@ func newInspectCommand(c *cli.CLI) *cobra.Command {
 	return cmd
 }
 
+// newDialStdioCommand is `system dial-stdio`: stdin and stdout become a
+// raw connection to the daemon. The ssh:// transport (berth's and the
+// docker CLI's) runs it on the daemon's host.
+func newDialStdioCommand(c *cli.CLI) *cobra.Command {
+	return &cobra.Command{
+		Use:    "dial-stdio",
+		Short:  "Proxy the stdio stream to the daemon connection (for ssh:// hosts)",
+		Args:   cobra.NoArgs,
+		Hidden: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.Client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			conn, err := cl.Dialer()(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			go func() {
+				_, _ = io.Copy(conn, c.In)
+				// The client's input ended: pass the half-close on, and
+				// keep relaying what the daemon still says.
+				if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+					_ = cw.CloseWrite()
+				}
+			}()
+			// The daemon closing its side ends the proxy.
+			_, err = io.Copy(c.Out, conn)
+			return err
+		},
+	}
+}
+
 // Commands returns the system commands.
 func Commands(c *cli.CLI, version string) []*cobra.Command {
-	return []*cobra.Command{newVersionCommand(c, version), newInfoCommand(c), newEventsCommand(c), newInspectCommand(c)}
+	return []*cobra.Command{newVersionCommand(c, version), newInfoCommand(c), newEventsCommand(c), newInspectCommand(c), newDialStdioCommand(c)}
 }
