@@ -329,7 +329,7 @@ func (s *Service) ExecStart(ref string, detach bool, consoleSize *[2]uint) (*Str
 		}
 	}
 	code := 126
-	if strings.Contains(err.Error(), "executable file not found") || strings.Contains(err.Error(), "no such file or directory") {
+	if shim.ErrorKind(err) == shim.KindNotFound {
 		code = 127
 	}
 	x.mu.Lock()

@@ -61,10 +61,10 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 	fail := func(err error) error {
 		code := 128
 		msg := err.Error()
-		switch {
-		case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+		switch shim.ErrorKind(err) { // the shim says what kind of failure it was
+		case shim.KindNotFound:
 			code = 127
-		case strings.Contains(msg, "permission denied"), strings.Contains(msg, "is a directory"):
+		case shim.KindPermission:
 			code = 126
 		}
 		_ = s.layers.Unmount(rec.ID)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -182,7 +181,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (*Task, error) {
 		return nil, fmt.Errorf("shim exited before creating the container (see %s): %w", filepath.Join(t.Bundle, shim.LogFile), err)
 	}
 	if resp.Error != "" {
-		return nil, errors.New(resp.Error)
+		return nil, &shim.Error{Kind: resp.Kind, Msg: resp.Error}
 	}
 	return t, nil
 }

@@ -62,6 +62,7 @@ type Request struct {
 // connection then carries the stream.
 type Response struct {
 	Error    string          `json:"error,omitempty"`
+	Kind     string          `json:"kind,omitempty"` // the Error's kind (errors.go)
 	Pid      int             `json:"pid,omitempty"`
 	Status   string          `json:"status,omitempty"` // created, running, paused, stopped
 	Exit     *ExitStatus     `json:"exit,omitempty"`
@@ -131,7 +132,7 @@ func ReadResponse(r *bufio.Reader) (*Response, error) {
 		return nil, fmt.Errorf("shim response: %w", err)
 	}
 	if resp.Error != "" {
-		return &resp, errors.New(resp.Error)
+		return &resp, &Error{Kind: resp.Kind, Msg: resp.Error}
 	}
 	return &resp, nil
 }

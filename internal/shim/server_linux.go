@@ -49,7 +49,7 @@ func Main(args []string) int {
 	// now so that it warms up while a spare waits for its bundle.
 	cr, err := startCreator()
 	if err != nil {
-		json.NewEncoder(ready).Encode(Response{Error: err.Error()})
+		json.NewEncoder(ready).Encode(failure(err))
 		return 1
 	}
 	bundle := args[0]
@@ -73,7 +73,7 @@ func Main(args []string) int {
 		err = s.create()
 	}
 	if err != nil {
-		json.NewEncoder(ready).Encode(Response{Error: err.Error()})
+		json.NewEncoder(ready).Encode(failure(err))
 		ready.Close()
 		cr.abandon() // destroys what it made, if it has not answered yet
 		if s != nil {
@@ -412,7 +412,7 @@ func (s *server) start() Response {
 		return Response{Error: "container is " + s.status}
 	}
 	if err := s.releaseInit(); err != nil {
-		return Response{Error: err.Error()}
+		return failure(err)
 	}
 	s.status = "running"
 	return Response{Pid: s.initPid}
@@ -492,7 +492,7 @@ func (s *server) attach(conn net.Conn, r *bufio.Reader, req Request) {
 // stream until it exits, then is closed. Its exit code is kept for execstate.
 func (s *server) execStart(conn net.Conn, r *bufio.Reader, req Request) {
 	fail := func(err error) {
-		reply(conn, Response{Error: err.Error()})
+		reply(conn, failure(err))
 		conn.Close()
 	}
 	if req.Process == nil {
