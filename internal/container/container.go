@@ -19,8 +19,17 @@ type State struct {
 	FinishedAt time.Time
 }
 
+// RecordVersion is the format of the records this service writes. Fields
+// are only added, with zero values that mean the old behaviour; Restore
+// leaves alone (and says so) a record of a newer format than this.
+//
+//	0 (absent) berth up to 0.1.0 (commit bdcf924)
+//	1          LogConfig types local and none; "removing" is persisted
+const RecordVersion = 1
+
 // Record is what the service persists per container.
 type Record struct {
+	Version      int `json:",omitempty"`
 	ID           string
 	Name         string // with the leading "/"
 	Created      time.Time

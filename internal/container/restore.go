@@ -26,11 +26,20 @@ func (s *Service) deleteRecord(id string) error {
 // record names.
 func (s *Service) Restore() error {
 	var recs []Record
+	left := map[string]bool{} // records this berth cannot read: their files stay
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte(Bucket)).ForEach(func(k, v []byte) error {
 			var r Record
 			if err := json.Unmarshal(v, &r); err != nil {
 				slog.Warn("skipping unreadable container record", "id", string(k), "err", err)
+				left[string(k)] = true
+				return nil
+			}
+			if r.Version > RecordVersion {
+				// Left as it is, files included: a newer berth wrote it.
+				slog.Warn("leaving alone a container record of a newer berth", "id", string(k),
+					"format", r.Version, "this berth reads up to", RecordVersion)
+				left[string(k)] = true
 				return nil
 			}
 			recs = append(recs, r)
@@ -43,6 +52,9 @@ func (s *Service) Restore() error {
 	// Every entry goes into the maps first, under the lock: the goroutines
 	// started below (monitors, removals, restarts) read and delete there.
 	known := map[string]bool{}
+	for id := range left {
+		known[id] = true
+	}
 	entries := make([]*entry, 0, len(recs))
 	s.mu.Lock()
 	for _, r := range recs {

@@ -102,8 +102,9 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
-// persist writes the record; callers hold e.mu.
+// persist writes the record (in this version's format); callers hold e.mu.
 func (s *Service) persist(r *Record) error {
+	r.Version = RecordVersion
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err

@@ -156,7 +156,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (*Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := shim.Options{ID: o.ID, Socket: t.client.Socket, StateRoot: filepath.Join(r.execRoot, "runtime"), SeccompDir: filepath.Join(r.execRoot, "seccomp"),
+	opts := shim.Options{Version: shim.Version, ID: o.ID, Socket: t.client.Socket, StateRoot: filepath.Join(r.execRoot, "runtime"), SeccompDir: filepath.Join(r.execRoot, "seccomp"),
 		LogPath: o.LogPath, LogMaxSize: o.LogMaxSize, LogMaxFiles: o.LogMaxFiles, LogCompress: o.LogCompress, OpenStdin: o.OpenStdin, StdinOnce: o.StdinOnce}
 	if p := o.Spec.Process; p != nil {
 		opts.Terminal, opts.ConsoleSize = p.Terminal, p.ConsoleSize
@@ -180,8 +180,8 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (*Task, error) {
 	if err := json.NewDecoder(ready).Decode(&resp); err != nil {
 		return nil, fmt.Errorf("shim exited before creating the container (see %s): %w", filepath.Join(t.Bundle, shim.LogFile), err)
 	}
-	if resp.Error != "" {
-		return nil, &shim.Error{Kind: resp.Kind, Msg: resp.Error}
+	if err := resp.Err(); err != nil {
+		return nil, err
 	}
 	return t, nil
 }

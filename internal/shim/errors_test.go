@@ -46,3 +46,14 @@ func TestResponseCarriesTheKind(t *testing.T) {
 		t.Fatal("the kind is lost when wrapped")
 	}
 }
+
+// A shim older than format 1 sends no kind; its text still gives one.
+func TestResponseOfAnOlderShim(t *testing.T) {
+	old := Response{Error: `exec: "nosuch": executable file not found in $PATH`}
+	if ErrorKind(old.Err()) != KindNotFound {
+		t.Fatalf("kind %q", ErrorKind(old.Err()))
+	}
+	if (&Response{}).Err() != nil {
+		t.Fatal("no error, yet Err() is not nil")
+	}
+}

@@ -14,8 +14,20 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
+// Version is the format of what the daemon and the shim exchange through
+// files and the socket (shim.json, exit.json, requests and responses).
+// Fields are only ever added, with defaults that mean the old behaviour,
+// so a newer daemon keeps talking to older shims (upgrades with running
+// containers); a shim or daemon given a newer version than its own refuses
+// with the reason.
+//
+//	(absent) berth up to 0.1.0 (commit bdcf924)
+//	1        Options.LogCompress, Response.Kind
+const Version = 1
+
 // Options is what the daemon writes to shim.json in the bundle.
 type Options struct {
+	Version     int `json:",omitempty"`
 	ID          string
 	Socket      string // unix socket the shim serves on
 	StateRoot   string // libcontainer state root
@@ -72,8 +84,23 @@ type Response struct {
 	Running  bool            `json:"running,omitempty"`
 }
 
+// Err is the response's error (nil if none), with its kind. A shim older
+// than format 1 sends no kind: its text is classified here, as that shim
+// would have (containers started before an upgrade keep their exit codes).
+func (r *Response) Err() error {
+	if r.Error == "" {
+		return nil
+	}
+	kind := r.Kind
+	if kind == "" {
+		kind = errorKind(errors.New(r.Error))
+	}
+	return &Error{Kind: kind, Msg: r.Error}
+}
+
 // ExitStatus is how a container's init ended.
 type ExitStatus struct {
+	Version   int       `json:"version,omitempty"`
 	Code      int       `json:"code"`
 	ExitedAt  time.Time `json:"exitedAt"`
 	Error     string    `json:"error,omitempty"`
@@ -89,6 +116,9 @@ func ReadExitFile(bundle string) (*ExitStatus, error) {
 	var st ExitStatus
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("exit file: %w", err)
+	}
+	if st.Version > Version {
+		return nil, fmt.Errorf("exit file: written by a newer berth (format %d, this one reads up to %d)", st.Version, Version)
 	}
 	return &st, nil
 }
@@ -131,10 +161,7 @@ func ReadResponse(r *bufio.Reader) (*Response, error) {
 	if err := json.Unmarshal(line, &resp); err != nil {
 		return nil, fmt.Errorf("shim response: %w", err)
 	}
-	if resp.Error != "" {
-		return &resp, &Error{Kind: resp.Kind, Msg: resp.Error}
-	}
-	return &resp, nil
+	return &resp, resp.Err()
 }
 
 // Call makes a request that needs no stream.

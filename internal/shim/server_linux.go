@@ -135,6 +135,9 @@ func newServer(bundle string) (*server, error) {
 	if err := json.Unmarshal(b, &s.opts); err != nil {
 		return nil, fmt.Errorf("shim options: %w", err)
 	}
+	if s.opts.Version > Version {
+		return nil, fmt.Errorf("shim options: written by a newer berth (format %d, this shim reads up to %d)", s.opts.Version, Version)
+	}
 	// The container's init becomes our child when the creator exits, and
 	// orphaned processes of exec sessions are reparented to us.
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
@@ -225,7 +228,7 @@ func (s *server) reap() {
 	close(s.exited)
 	code := exitCode(st, err)
 	s.io.drain(2 * time.Second)
-	exit := &ExitStatus{Code: code, ExitedAt: time.Now().UTC(), OOMKilled: s.oomKilled()}
+	exit := &ExitStatus{Version: Version, Code: code, ExitedAt: time.Now().UTC(), OOMKilled: s.oomKilled()}
 	if b, err := json.Marshal(exit); err == nil {
 		tmp := filepath.Join(s.bundle, ExitFile+".tmp")
 		if os.WriteFile(tmp, b, 0o600) == nil {

@@ -180,3 +180,41 @@ func TestInterruptedRemovalFinishesAtStart(t *testing.T) {
 	// The name is free again.
 	d.Must("create", "--name", "half", "busybox", "true")
 }
+
+// TestRecordOfANewerBerthIsLeftAlone: after a downgrade, a record written
+// in a newer format is neither read nor swept (its files stay), and the
+// daemon says why.
+func TestRecordOfANewerBerthIsLeftAlone(t *testing.T) {
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	id := d.Must("create", "--name", "future", "busybox", "true")
+	d.Stop()
+	db, err := bolt.Open(filepath.Join(d.DataRoot, "berth.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(container.Bucket))
+		var rec map[string]any
+		if err := json.Unmarshal(b.Get([]byte(id)), &rec); err != nil {
+			return err
+		}
+		rec["Version"] = container.RecordVersion + 1
+		v, _ := json.Marshal(rec)
+		return b.Put([]byte(id), v)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Start()
+	if out := d.Must("ps", "-aq"); out != "" {
+		t.Errorf("a record of a newer format was read: %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(d.DataRoot, "containers", id)); err != nil {
+		t.Errorf("its files were swept: %v", err)
+	}
+	if !strings.Contains(d.Log(), "leaving alone a container record of a newer berth") {
+		t.Errorf("the daemon did not say why:\n%s", d.Log())
+	}
+}
