@@ -445,9 +445,15 @@ func (s *server) releaseInit() error {
 	case err := <-failed:
 		return err
 	case <-s.exited:
+		// Init may have opened the fifo, been released, run and exited
+		// (echo does it in a millisecond) while our open was returning:
+		// give the opener a moment before calling it dead. (It never
+		// returns if init died before opening its end.)
 		select {
 		case f = <-opened:
-		default:
+		case err := <-failed:
+			return err
+		case <-time.After(200 * time.Millisecond):
 			return errors.New("container process is already dead")
 		}
 	}

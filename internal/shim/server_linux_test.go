@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -62,6 +63,27 @@ func TestReleaseInitThatDied(t *testing.T) {
 	err := s.releaseInit()
 	if err == nil || !strings.Contains(err.Error(), "already dead") {
 		t.Fatalf("releaseInit = %v, want \"container process is already dead\"", err)
+	}
+}
+
+// TestReleaseInitThatRanAndExitedAtOnce: init is released and exits
+// (echo) while the shim's open of the fifo is returning, so the shim
+// learns of the exit no later than of the open. That is a start, not a
+// death before it (the start failed with "container process is already
+// dead" although the container had run).
+func TestReleaseInitThatRanAndExitedAtOnce(t *testing.T) {
+	s, path := fifoServer(t)
+	close(s.exited) // the exit is known first...
+	initDone := make(chan error, 1)
+	go func() { // ...and init's end of the fifo opens a moment later
+		time.Sleep(20 * time.Millisecond)
+		initDone <- <-initWaitingOnFifo(t, path)
+	}()
+	if err := s.releaseInit(); err != nil {
+		t.Fatalf("releaseInit = %v, want the start to count", err)
+	}
+	if err := <-initDone; err != nil {
+		t.Fatalf("init's side: %v", err)
 	}
 }
 
