@@ -150,24 +150,7 @@ func TestInterruptedRemovalFinishesAtStart(t *testing.T) {
 	id := d.Must("create", "--name", "half", "busybox", "true")
 	d.Stop()
 	// What rm had written when the daemon died: the record says removing.
-	db, err := bolt.Open(filepath.Join(d.DataRoot, "berth.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte(container.Bucket))
-		var rec map[string]any
-		if err := json.Unmarshal(b.Get([]byte(id)), &rec); err != nil {
-			return err
-		}
-		rec["State"].(map[string]any)["Status"] = "removing"
-		v, _ := json.Marshal(rec)
-		return b.Put([]byte(id), v)
-	})
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	editRecord(t, d, id, func(rec map[string]any) { rec["State"].(map[string]any)["Status"] = "removing" })
 	d.Start()
 	testutil.Eventually(t, 10*time.Second, "the interrupted removal to finish", func() bool {
 		return d.Must("ps", "-aq") == ""
@@ -189,24 +172,7 @@ func TestRecordOfANewerBerthIsLeftAlone(t *testing.T) {
 	d.LoadBusybox()
 	id := d.Must("create", "--name", "future", "busybox", "true")
 	d.Stop()
-	db, err := bolt.Open(filepath.Join(d.DataRoot, "berth.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte(container.Bucket))
-		var rec map[string]any
-		if err := json.Unmarshal(b.Get([]byte(id)), &rec); err != nil {
-			return err
-		}
-		rec["Version"] = container.RecordVersion + 1
-		v, _ := json.Marshal(rec)
-		return b.Put([]byte(id), v)
-	})
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	editRecord(t, d, id, func(rec map[string]any) { rec["Version"] = container.RecordVersion + 1 })
 	d.Start()
 	if out := d.Must("ps", "-aq"); out != "" {
 		t.Errorf("a record of a newer format was read: %q", out)
@@ -216,5 +182,32 @@ func TestRecordOfANewerBerthIsLeftAlone(t *testing.T) {
 	}
 	if !strings.Contains(d.Log(), "leaving alone a container record of a newer berth") {
 		t.Errorf("the daemon did not say why:\n%s", d.Log())
+	}
+}
+
+// editRecord changes a container's record in a stopped daemon's database,
+// as a crash or another berth would have left it.
+func editRecord(t *testing.T, d *testutil.Daemon, id string, edit func(rec map[string]any)) {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(d.DataRoot, "berth.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(container.Bucket))
+		var rec map[string]any
+		if err := json.Unmarshal(b.Get([]byte(id)), &rec); err != nil {
+			return err
+		}
+		edit(rec)
+		v, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(id), v)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
