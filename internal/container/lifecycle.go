@@ -411,7 +411,8 @@ func (s *Service) Kill(ref, sig string) error {
 	}
 	exitCh := e.exitCh
 	e.mu.Unlock()
-	if err := s.rt.Task(rec.ID).Kill(ks); err != nil {
+	task := s.rt.Task(rec.ID)
+	if err := task.Kill(ks); err != nil {
 		if errors.Is(err, shim.ErrShimGone) {
 			// It exited meanwhile: its shim is leaving.
 			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Cannot kill container: %s: container %s is not running", ref, rec.ID))
@@ -420,6 +421,9 @@ func (s *Service) Kill(ref, sig string) error {
 	}
 	s.event(&rec, "kill", map[string]string{"signal": fmt.Sprint(int(ks))})
 	if ks == syscall.SIGKILL {
+		if rec.State.Status == "paused" {
+			_ = task.Resume() // a frozen process takes its SIGKILL once thawed
+		}
 		// As Docker: a SIGKILL returns once the container has exited.
 		select {
 		case <-exitCh:

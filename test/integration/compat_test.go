@@ -310,6 +310,14 @@ func TestLifecycleAsDocker(t *testing.T) {
 		t.Errorf("right after kill: %q", got)
 	}
 
+	// ...a paused one too.
+	d.Must("run", "-d", "--name", "frozen", "busybox", "sleep", "100")
+	d.Must("pause", "frozen")
+	d.Must("kill", "frozen")
+	if got := inspect("{{.State.Status}} {{.State.ExitCode}}", "frozen"); got != "exited 137" {
+		t.Errorf("right after kill of a paused container: %q", got)
+	}
+
 	// rm of a restarting container needs force.
 	d.Must("run", "-d", "--name", "rr", "--restart", "always", "busybox", "sh", "-c", "exit 1")
 	testutil.Eventually(t, 20*time.Second, "the container to be restarting, with a long delay", func() bool {
