@@ -46,8 +46,8 @@ func main() {
 
 type options struct {
 	withDocker, heavy, favorDynMods bool
-	berth, docker, dockerd, out string
-	runs, containers, rounds    int
+	berth, docker, dockerd, out     string
+	runs, containers, rounds        int
 }
 
 // row is one line of the table; a nil side was not measured.
