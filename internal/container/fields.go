@@ -3,6 +3,7 @@ package container
 import (
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
@@ -147,7 +148,7 @@ func checkFields(cfg *container.Config, hc *container.HostConfig, nc *network.Ne
 		}
 	}
 	for _, r := range refused {
-		kind, name := splitField(r.field)
+		kind, name, _ := strings.Cut(r.field, ".")
 		vals := []reflect.Value{roots[kind]}
 		if kind == "Endpoint" {
 			vals = endpoints
@@ -182,13 +183,4 @@ func isEmptyCollection(v reflect.Value) bool {
 		return v.Len() == 0
 	}
 	return false
-}
-
-func splitField(f string) (kind, name string) {
-	for i := range f {
-		if f[i] == '.' {
-			return f[:i], f[i+1:]
-		}
-	}
-	return f, ""
 }

@@ -119,7 +119,7 @@ func TestRefusedFieldsAreRefused(t *testing.T) {
 			cfg, hc := &container.Config{}, &container.HostConfig{}
 			ep := &network.EndpointSettings{}
 			nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{"default": ep}}
-			kind, name := splitField(r.field)
+			kind, name, _ := strings.Cut(r.field, ".")
 			root := map[string]reflect.Value{"Config": reflect.ValueOf(cfg).Elem(), "HostConfig": reflect.ValueOf(hc).Elem(),
 				"Endpoint": reflect.ValueOf(ep).Elem()}[kind]
 			nonDefault(t, root.FieldByName(name))

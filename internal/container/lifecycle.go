@@ -97,11 +97,6 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 	if err != nil {
 		return fail(err)
 	}
-	if lc.Logged() {
-		if err := os.MkdirAll(filepath.Dir(rec.LogPath), 0o700); err != nil {
-			return fail(err)
-		}
-	}
 	task, err := s.rt.Create(ctx, runtime.CreateOpts{
 		ID: rec.ID, Spec: sp, LogPath: rec.LogPath, LogMaxSize: lc.MaxSize, LogMaxFiles: lc.MaxFiles, LogCompress: lc.Compress,
 		OpenStdin: rec.Config.OpenStdin, StdinOnce: rec.Config.StdinOnce,
@@ -421,17 +416,25 @@ func (s *Service) Kill(ref, sig string) error {
 	}
 	s.event(&rec, "kill", map[string]string{"signal": fmt.Sprint(int(ks))})
 	if ks == syscall.SIGKILL {
-		if rec.State.Status == "paused" {
-			_ = task.Resume() // a frozen process takes its SIGKILL once thawed
-		}
 		// As Docker: a SIGKILL returns once the container has exited.
-		select {
-		case <-exitCh:
-		case <-time.After(30 * time.Second):
-			return fmt.Errorf("container %s did not exit after SIGKILL", rec.ID[:12])
-		}
+		return awaitKill(task, rec, exitCh)
 	}
 	return nil
+}
+
+// awaitKill waits, after a SIGKILL was sent, for the exit (exitCh), first
+// thawing a paused container: a frozen process takes its SIGKILL only
+// once thawed.
+func awaitKill(task *runtime.Task, rec Record, exitCh <-chan struct{}) error {
+	if rec.State.Status == "paused" {
+		_ = task.Resume()
+	}
+	select {
+	case <-exitCh:
+		return nil
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("container %s did not exit after SIGKILL", rec.ID[:12])
+	}
 }
 
 // Restart stops (if running) and starts the container.
@@ -542,17 +545,12 @@ func (s *Service) removeWith(e *entry, force, lazyFiles bool) error {
 			exitCh := e.exitCh
 			e.mu.Unlock()
 			task := s.rt.Task(rec.ID)
-			if rec.State.Status == "paused" {
-				_ = task.Resume()
-			}
 			_ = task.Kill(syscall.SIGKILL)
-			select {
-			case <-exitCh:
-			case <-time.After(30 * time.Second):
+			if err := awaitKill(task, rec, exitCh); err != nil {
 				e.mu.Lock()
 				e.removing = false
 				e.mu.Unlock()
-				return fmt.Errorf("container %s did not exit after SIGKILL", rec.ID[:12])
+				return err
 			}
 			e.mu.Lock()
 		}

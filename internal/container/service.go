@@ -490,6 +490,12 @@ func (s *Service) create(id, name string, cfg *container.Config, hc *container.H
 	if err := s.layers.PrepareRW(id); err != nil {
 		return nil, err
 	}
+	logFile := logPath(dir, id, hc.LogConfig.Type)
+	if logFile != "" {
+		if err := os.MkdirAll(filepath.Dir(logFile), 0o700); err != nil { // local-logs/
+			return nil, err
+		}
+	}
 	if err := writeEtcFiles(dir, merged.Hostname, merged.Domainname, hc); err != nil {
 		return nil, err
 	}
@@ -498,7 +504,7 @@ func (s *Service) create(id, name string, cfg *container.Config, hc *container.H
 		ID: id, Name: name, Created: time.Now().UTC(), Path: args[0], Args: args[1:],
 		Config: merged, HostConfig: hc, Image: img.ID, ImageTop: img.Top,
 		State:   State{Status: "created"},
-		LogPath: logPath(dir, id, hc.LogConfig.Type), Dir: dir,
+		LogPath: logFile, Dir: dir,
 	}
 	return rec, s.persist(rec)
 }
