@@ -87,12 +87,7 @@ func Plan(mounts []Mount) (point, data string, err error) {
 // FavorDynMods turns Option on if it is not. It returns the mount point
 // it remounted, or "" if there was nothing to do.
 func FavorDynMods() (string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	mounts, err := Mounts(f)
+	mounts, err := hostMounts()
 	if err != nil {
 		return "", err
 	}
@@ -110,12 +105,7 @@ func FavorDynMods() (string, error) {
 // Enabled reports whether a cgroup mount of this host has Option (it is
 // global: one mount having it means all do).
 func Enabled() (bool, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	mounts, err := Mounts(f)
+	mounts, err := hostMounts()
 	if err != nil {
 		return false, err
 	}
@@ -125,4 +115,14 @@ func Enabled() (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// hostMounts reads this process's cgroup mounts.
+func hostMounts() ([]Mount, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Mounts(f)
 }

@@ -227,11 +227,12 @@ func (s *Service) List() ([]*Image, error) {
 			return nil
 		})
 	})
-	sort.Slice(out, func(i, j int) bool { return created(out[i]).After(created(out[j])) })
+	sort.Slice(out, func(i, j int) bool { return out[i].Created().After(out[j].Created()) })
 	return out, err
 }
 
-func created(i *Image) time.Time {
+// Created is when the image was made (or, lacking that, stored).
+func (i *Image) Created() time.Time {
 	if i.Config.Created != nil {
 		return *i.Config.Created
 	}
@@ -576,9 +577,6 @@ func (s *Service) Prune(all bool, selects func(*Image) bool) ([]DeleteItem, int6
 	}
 	return out, max(before-s.usage(), 0), nil
 }
-
-// Created is when the image was made (or, lacking that, stored).
-func (i *Image) Created() time.Time { return created(i) }
 
 // usage is the bytes the stores hold: unpacked layers and blobs.
 func (s *Service) usage() int64 {

@@ -35,9 +35,7 @@ func (rt *Router) create(w http.ResponseWriter, r *http.Request) error {
 	if req.HostConfig == nil {
 		req.HostConfig = &container.HostConfig{}
 	}
-	if req.HostConfig.IpcMode == "" && httputil.VersionLess(httputil.Version(r), "1.32") {
-		req.HostConfig.IpcMode = "shareable" // clients older than API 1.32 got shareable IPC
-	}
+	createDefaults(r, req.HostConfig)
 	res, err := rt.b.Create(r.FormValue("name"), req.Config, req.HostConfig, req.NetworkingConfig)
 	if err != nil {
 		return err
@@ -216,11 +214,7 @@ func (rt *Router) unpause(w http.ResponseWriter, r *http.Request) error {
 func (rt *Router) wait(w http.ResponseWriter, r *http.Request) error {
 	fw := httputil.NewFlushWriter(w)
 	sent := false
-	condition := r.FormValue("condition")
-	if httputil.VersionLess(httputil.Version(r), "1.30") {
-		condition = "" // as Docker: before API 1.30 there were no conditions
-	}
-	res, err := rt.b.Wait(r.Context(), r.PathValue("id"), condition, func() {
+	res, err := rt.b.Wait(r.Context(), r.PathValue("id"), waitCondition(r), func() {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		fw.Write(nil)
@@ -261,12 +255,7 @@ func (rt *Router) attach(w http.ResponseWriter, r *http.Request) error {
 		// What the container logged so far first, as Docker does.
 		opts := logs.ReadOptions{Stdout: httputil.BoolValue(r, "stdout"), Stderr: httputil.BoolValue(r, "stderr"), Tail: -1}
 		_, err := rt.b.Logs(r.Context(), rec.ID, opts, func(e logs.Entry) error {
-			if rec.Config.Tty {
-				_, err := io.WriteString(conn, e.Log)
-				return err
-			}
-			_, err := conn.Write(frame(streamOf(e), []byte(e.Log)))
-			return err
+			return writeLogLine(conn, rec.Config.Tty, e, e.Log)
 		})
 		if err != nil || !httputil.BoolValue(r, "stream") {
 			return nil
@@ -301,8 +290,8 @@ func relay(client net.Conn, clientIn io.Reader, st *ctr.Stream, stdin bool, keys
 			if err == nil && !detached && st.CloseStdin != nil {
 				// The client's input ended (EOF, not a detach): let the shim
 				// see the end of the bytes, then close the process's stdin.
-				if uc, ok := st.Conn.(*net.UnixConn); ok {
-					uc.CloseWrite()
+				if cw, ok := st.Conn.(interface{ CloseWrite() error }); ok {
+					cw.CloseWrite()
 				}
 				_ = st.CloseStdin()
 			}
@@ -406,12 +395,7 @@ func (rt *Router) logs(w http.ResponseWriter, r *http.Request) error {
 		if timestamps {
 			line = e.Time.Format(time.RFC3339Nano) + " " + line
 		}
-		if rec.Config.Tty {
-			_, err := io.WriteString(fw, line)
-			return err
-		}
-		_, err := fw.Write(frame(streamOf(e), []byte(line)))
-		return err
+		return writeLogLine(fw, rec.Config.Tty, e, line)
 	})
 	if err != nil && !sent {
 		return err
@@ -524,12 +508,19 @@ func (rt *Router) execStart(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// streamOf is a log entry's stdcopy stream number.
-func streamOf(e logs.Entry) byte {
-	if e.Stream == "stderr" {
-		return 2
+// writeLogLine writes line, the text of log entry e, as a container's
+// stream carries it: raw with a TTY, else in a stdcopy frame of its stream.
+func writeLogLine(w io.Writer, tty bool, e logs.Entry, line string) error {
+	if tty {
+		_, err := io.WriteString(w, line)
+		return err
 	}
-	return 1
+	stream := byte(1)
+	if e.Stream == "stderr" {
+		stream = 2
+	}
+	_, err := w.Write(frame(stream, []byte(line)))
+	return err
 }
 
 // frame wraps p in one stdcopy frame of stream (1 stdout, 2 stderr).
@@ -576,7 +567,29 @@ func reframe(st *ctr.Stream, framed bool) *ctr.Stream {
 	out := *st
 	out.Reader = bufio.NewReader(pr)
 	out.Tty = !framed
+	// Closing the stream (the client went away) also ends the converter,
+	// which may be blocked writing to a pipe nobody reads any more.
+	out.Conn = pipeClosingConn{Conn: st.Conn, pipe: pr}
 	return &out
+}
+
+// pipeClosingConn closes a pipe's read end with the connection.
+type pipeClosingConn struct {
+	net.Conn
+	pipe *io.PipeReader
+}
+
+func (c pipeClosingConn) Close() error {
+	c.pipe.Close()
+	return c.Conn.Close()
+}
+
+// CloseWrite passes the client's end of input on.
+func (c pipeClosingConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
 }
 
 func (rt *Router) execResize(w http.ResponseWriter, r *http.Request) error {

@@ -216,17 +216,9 @@ func Filters(r *http.Request, allowed ...string) (filters.Args, error) {
 // "label!" ("key" or "key=value"). The selector reports whether an object
 // made at created with labels is to be pruned.
 func PruneSelector(f filters.Args) (func(created time.Time, labels map[string]string) bool, error) {
-	var until time.Time
-	if f.Contains("until") {
-		vs := f.Get("until")
-		if len(vs) > 1 {
-			return nil, errdefs.ErrInvalidArgument.WithMessage("more than one until filter specified")
-		}
-		if d, err := time.ParseDuration(vs[0]); err == nil {
-			until = time.Now().Add(-d)
-		} else if until, err = ParseTime(vs[0]); err != nil {
-			return nil, err
-		}
+	until, err := Until(f)
+	if err != nil {
+		return nil, err
 	}
 	has := func(labels map[string]string, l string) bool {
 		k, v, withValue := strings.Cut(l, "=")
@@ -263,4 +255,20 @@ func BeforeSince(f filters.Args, createdOf func(ref string) (time.Time, error)) 
 		}
 	}
 	return before, since, nil
+}
+
+// Until reads the "until" filter: a timestamp, or a Go duration before
+// now (zero time: none given).
+func Until(f filters.Args) (time.Time, error) {
+	vs := f.Get("until")
+	switch {
+	case len(vs) == 0:
+		return time.Time{}, nil
+	case len(vs) > 1:
+		return time.Time{}, errdefs.ErrInvalidArgument.WithMessage("more than one until filter specified")
+	}
+	if d, err := time.ParseDuration(vs[0]); err == nil {
+		return time.Now().Add(-d), nil
+	}
+	return ParseTime(vs[0])
 }

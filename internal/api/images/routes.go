@@ -8,7 +8,6 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
-	"github.com/docker/docker/api/types/filters"
 	imagetypes "github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/storage"
 
@@ -68,13 +67,6 @@ func familiar(tags []string) []string {
 	return out
 }
 
-func created(img *image.Image) time.Time {
-	if img.Config.Created != nil {
-		return *img.Config.Created
-	}
-	return img.Added
-}
-
 func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 	f, err := httputil.Filters(r, "dangling", "label", "reference", "before", "since", "until")
 	if err != nil {
@@ -85,13 +77,12 @@ func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return time.Time{}, err
 		}
-		return created(img), nil
+		return img.Created(), nil
 	})
 	if err != nil {
 		return err
 	}
-	// until is a time (or a duration ago), as in prune filters.
-	until, err := httputil.PruneSelector(filters.NewArgs(untilArgs(f)...))
+	until, err := httputil.Until(f)
 	if err != nil {
 		return err
 	}
@@ -112,8 +103,8 @@ func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 		if f.Contains("label") && !matchLabels(f.Get("label"), img.Config.Config.Labels) {
 			continue
 		}
-		c := created(img)
-		if !before.IsZero() && !c.Before(before) || !since.IsZero() && !c.After(since) || !until(c, nil) {
+		c := img.Created()
+		if !before.IsZero() && !c.Before(before) || !since.IsZero() && !c.After(since) || !until.IsZero() && !c.Before(until) {
 			continue
 		}
 		tags := familiar(img.Tags)
@@ -128,19 +119,10 @@ func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 			labels = map[string]string{}
 		}
 		out = append(out, imagetypes.Summary{ID: img.ID.String(), RepoTags: tags, RepoDigests: []string{},
-			Created: created(img).Unix(), Size: img.Size, SharedSize: -1, Containers: -1, Labels: labels})
+			Created: img.Created().Unix(), Size: img.Size, SharedSize: -1, Containers: -1, Labels: labels})
 	}
 	httputil.WriteJSON(w, http.StatusOK, out)
 	return nil
-}
-
-// untilArgs keeps only f's "until" values.
-func untilArgs(f filters.Args) []filters.KeyValuePair {
-	var out []filters.KeyValuePair
-	for _, v := range f.Get("until") {
-		out = append(out, filters.Arg("until", v))
-	}
-	return out
 }
 
 func matchLabels(want []string, labels map[string]string) bool {
@@ -180,7 +162,7 @@ func (rt *Router) inspect(w http.ResponseWriter, name string) error {
 	cfg := img.Config.Config
 	resp := imagetypes.InspectResponse{
 		ID: img.ID.String(), RepoTags: familiar(img.Tags), RepoDigests: []string{},
-		Created: created(img).Format(time.RFC3339Nano), Config: &cfg, Author: img.Config.Author,
+		Created: img.Created().Format(time.RFC3339Nano), Config: &cfg, Author: img.Config.Author,
 		Architecture: img.Config.Architecture, Os: img.Config.OS, Variant: img.Config.Variant, Size: img.Size,
 		GraphDriver: storage.DriverData{Name: "overlayfs", Data: map[string]string{}},
 		RootFS:      imagetypes.RootFS{Type: "layers"},
