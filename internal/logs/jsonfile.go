@@ -186,6 +186,9 @@ func (w *Writer) rotate() error {
 }
 
 // gzipFile replaces p by p.gz; a reader finds one or the other whole.
+// The standard library's gzip, not klauspost's (the map's choice for
+// pulls): this runs in every shim, rarely, on small files, and the shim's
+// dependencies stay few.
 func gzipFile(p string) error {
 	in, err := os.Open(p)
 	if err != nil {
