@@ -42,6 +42,11 @@ var honoured = map[string]string{
 	"HostConfig.CPUShares": "", "HostConfig.Memory": "", "HostConfig.NanoCPUs": "", "HostConfig.CPUPeriod": "",
 	"HostConfig.CPUQuota": "", "HostConfig.CpusetCpus": "", "HostConfig.CpusetMems": "",
 	"HostConfig.MemoryReservation": "", "HostConfig.MemorySwap": "", "HostConfig.PidsLimit": "", "HostConfig.Ulimits": "",
+	"HostConfig.PidMode": "host, container:", "HostConfig.UTSMode": "host", "HostConfig.CgroupParent": "",
+	"HostConfig.Devices": "", "HostConfig.DeviceCgroupRules": "",
+	"HostConfig.BlkioWeight": "where the host's block I/O cgroup has weights", "HostConfig.BlkioWeightDevice": "as BlkioWeight",
+	"HostConfig.BlkioDeviceReadBps": "", "HostConfig.BlkioDeviceWriteBps": "", "HostConfig.BlkioDeviceReadIOps": "", "HostConfig.BlkioDeviceWriteIOps": "",
+	"HostConfig.OomKillDisable": "cgroup v1 (refused on v2, which cannot)",
 }
 
 // refusal is a field berth does not honour yet, and the flag that sets it.
@@ -50,6 +55,8 @@ type refusal struct {
 	// ok reports whether a value is one berth honours anyway (nil: only
 	// the zero value).
 	ok func(v reflect.Value) bool
+	// why replaces "is not supported yet" where berth never will.
+	why string
 }
 
 func isOneOf(vals ...string) func(reflect.Value) bool {
@@ -79,31 +86,17 @@ var refused = []refusal{
 	{field: "HostConfig.Links", flag: "--link"},
 	{field: "HostConfig.PortBindings", flag: "-p"},
 	{field: "HostConfig.PublishAllPorts", flag: "-P"},
-	{field: "HostConfig.PidMode", flag: "--pid", ok: isOneOf("", "host")},
-	{field: "HostConfig.UTSMode", flag: "--uts"},
 	{field: "HostConfig.UsernsMode", flag: "--userns", ok: isOneOf("", "host")},
 	{field: "HostConfig.Cgroup", flag: "--cgroup"},
 	{field: "HostConfig.StorageOpt", flag: "--storage-opt"},
 	{field: "HostConfig.Isolation", flag: "--isolation", ok: isOneOf("", "default")},
-	{field: "HostConfig.CgroupParent", flag: "--cgroup-parent"},
-	{field: "HostConfig.BlkioWeight", flag: "--blkio-weight"},
-	{field: "HostConfig.BlkioWeightDevice", flag: "--blkio-weight-device"},
-	{field: "HostConfig.BlkioDeviceReadBps", flag: "--device-read-bps"},
-	{field: "HostConfig.BlkioDeviceWriteBps", flag: "--device-write-bps"},
-	{field: "HostConfig.BlkioDeviceReadIOps", flag: "--device-read-iops"},
-	{field: "HostConfig.BlkioDeviceWriteIOps", flag: "--device-write-iops"},
 	{field: "HostConfig.CPURealtimePeriod", flag: "--cpu-rt-period"},
 	{field: "HostConfig.CPURealtimeRuntime", flag: "--cpu-rt-runtime"},
-	{field: "HostConfig.Devices", flag: "--device"},
-	{field: "HostConfig.DeviceCgroupRules", flag: "--device-cgroup-rule"},
 	{field: "HostConfig.DeviceRequests", flag: "--gpus"},
-	{field: "HostConfig.KernelMemory", flag: "--kernel-memory"},
-	{field: "HostConfig.KernelMemoryTCP", flag: "--kernel-memory-tcp"},
+	{field: "HostConfig.KernelMemory", flag: "--kernel-memory", why: noKmem},
+	{field: "HostConfig.KernelMemoryTCP", flag: "--kernel-memory-tcp", why: noKmem},
 	{field: "HostConfig.MemorySwappiness", flag: "--memory-swappiness", ok: func(v reflect.Value) bool {
 		return v.IsNil() || v.Elem().Int() == -1 // -1: the default
-	}},
-	{field: "HostConfig.OomKillDisable", flag: "--oom-kill-disable", ok: func(v reflect.Value) bool {
-		return v.IsNil() || !v.Elem().Bool()
 	}},
 	{field: "HostConfig.CPUCount", flag: "--cpu-count (Windows only)"},
 	{field: "HostConfig.CPUPercent", flag: "--cpu-percent (Windows only)"},
@@ -127,6 +120,11 @@ var refused = []refusal{
 	{field: "Endpoint.GlobalIPv6PrefixLen", flag: "NetworkingConfig GlobalIPv6PrefixLen"},
 	{field: "Endpoint.DNSNames", flag: "NetworkingConfig DNSNames"},
 }
+
+// noKmem: Linux stopped enforcing kernel memory limits (cgroup v1's
+// memory.kmem.limit_in_bytes takes a write and keeps "max" on 6.x; v2 has
+// none), runc no longer sets them, and Docker ignores them with a warning.
+const noKmem = "is not supported: Linux no longer enforces kernel memory limits and runc does not set them"
 
 // checkFields refuses any field of refused set to what berth does not
 // honour, naming the flag and the field.
@@ -161,7 +159,11 @@ func checkFields(cfg *container.Config, hc *container.HostConfig, nc *network.Ne
 			if ok := r.ok; ok != nil && ok(v) || ok == nil && v.IsZero() || isEmptyCollection(v) {
 				continue
 			}
-			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("berth: %s (%s) is not supported yet", r.flag, r.field))
+			why := r.why
+			if why == "" {
+				why = "is not supported yet"
+			}
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("berth: %s (%s) %s", r.flag, r.field, why))
 		}
 	}
 	return nil

@@ -3,12 +3,9 @@ package container
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -339,12 +336,8 @@ func (s *Service) ExecStart(ref string, detach bool, consoleSize *[2]uint) (*Str
 }
 
 func (s *Service) execProcess(rec Record, cfg ExecConfig) (*specs.Process, error) {
-	b, err := os.ReadFile(filepath.Join(s.rt.Task(rec.ID).Bundle, shim.SpecFile))
+	sp, err := s.rt.Task(rec.ID).Spec()
 	if err != nil {
-		return nil, err
-	}
-	var sp specs.Spec
-	if err := json.Unmarshal(b, &sp); err != nil {
 		return nil, err
 	}
 	p := *sp.Process

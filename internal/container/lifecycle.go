@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
 	"github.com/moby/sys/signal"
 	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -68,6 +69,7 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 			code = 126
 		}
 		_ = s.layers.Unmount(rec.ID)
+		unmountShm(rec.Dir)
 		_ = s.rt.Delete(rec.ID)
 		e.mu.Lock()
 		e.rec.State.Status = "exited"
@@ -79,6 +81,9 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 		e.mu.Unlock()
 		for _, p := range pend {
 			p.ready <- err
+		}
+		if errdefs.IsInvalidArgument(err) || errdefs.IsConflict(err) || errdefs.IsNotFound(err) {
+			return err // what berth refused before the runtime saw it
 		}
 		return errdefs.ErrUnknown.WithMessage("failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: " + msg + ": unknown")
 	}
@@ -151,13 +156,76 @@ func (s *Service) buildSpec(rec *Record, rootfs string) (*specs.Spec, error) {
 	if !hasEnv(env, "HOSTNAME") {
 		env = append(env, "HOSTNAME="+rec.Config.Hostname)
 	}
+	joins, shm, err := s.joinedNamespaces(rec.HostConfig)
+	if err != nil {
+		return nil, err
+	}
+	if rec.HostConfig.IpcMode.IsShareable() {
+		if shm, err = mountShm(rec.Dir, rec.HostConfig); err != nil {
+			return nil, err
+		}
+	}
 	return spec.Generate(spec.Input{
 		Config: rec.Config, HostConfig: rec.HostConfig, Rootfs: rootfs,
 		Args: append([]string{rec.Path}, rec.Args...), Env: env,
 		UID: uid, GID: gid, Groups: groups, EtcFiles: etc,
-		CgroupsPath: "/berth/" + rec.ID, HostCapabilities: s.hostCaps,
+		CgroupsPath: cgroupsPath(rec.HostConfig.CgroupParent, rec.ID), HostCapabilities: s.hostCaps,
 		InitBinary: s.initBinary, InitPath: initproc.Path,
+		JoinNamespaces: joins, ShmPath: shm,
 	})
+}
+
+// cgroupsPath is the container's cgroup: under /berth, or under
+// --cgroup-parent, which is taken from the root of each hierarchy (a
+// relative parent too: Docker's would be relative to its shim's cgroup).
+func cgroupsPath(parent, id string) string {
+	if parent == "" {
+		parent = "berth"
+	}
+	return filepath.Join("/", parent, id)
+}
+
+// joinedNamespaces resolves --pid and --ipc container:NAME to the
+// namespaces of that container's init (which must run), and the IPC
+// donor's /dev/shm. As Docker, a donor of IPC must be shareable.
+func (s *Service) joinedNamespaces(hc *container.HostConfig) (map[specs.LinuxNamespaceType]string, string, error) {
+	joins := map[specs.LinuxNamespaceType]string{}
+	var shm string
+	donor := func(ref, what string) (Record, error) {
+		e, err := s.lookup(ref)
+		if err != nil {
+			return Record{}, err
+		}
+		e.mu.Lock()
+		rec := e.rec
+		e.mu.Unlock()
+		if rec.State.Status != "running" || rec.State.Pid == 0 {
+			return Record{}, errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot join %s of a non running container: %s", what, rec.ID))
+		}
+		return rec, nil
+	}
+	if m := hc.PidMode; m.IsContainer() {
+		d, err := donor(m.Container(), "PID")
+		if err != nil {
+			return nil, "", err
+		}
+		if d.HostConfig.PidMode.IsHost() || d.HostConfig.PidMode.IsContainer() {
+			return nil, "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("berth: --pid container:%s is not supported yet: that container shares another's PID namespace", m.Container()))
+		}
+		joins[specs.PIDNamespace] = fmt.Sprintf("/proc/%d/ns/pid", d.State.Pid)
+	}
+	if m := hc.IpcMode; m.IsContainer() {
+		d, err := donor(m.Container(), "IPC")
+		if err != nil {
+			return nil, "", err
+		}
+		if !d.HostConfig.IpcMode.IsShareable() {
+			return nil, "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("cannot join IPC of container %s: non-shareable IPC (hint: use IpcMode:shareable for the donor container)", d.ID[:12]))
+		}
+		joins[specs.IPCNamespace] = fmt.Sprintf("/proc/%d/ns/ipc", d.State.Pid)
+		shm = shmPath(d.Dir)
+	}
+	return joins, shm, nil
 }
 
 func hasEnv(env []string, k string) bool {
@@ -217,14 +285,16 @@ func nilIfNil(f *os.File) interface{ Read([]byte) (int, error) } {
 }
 
 // monitor waits for the container to exit and applies the restart policy.
-func (s *Service) monitor(e *entry, task *runtime.Task) {
+func (s *Service) monitor(e *entry, task Task) {
 	st, err := task.Wait(context.Background())
 	if err != nil {
 		slog.Error("wait for container", "id", e.rec.ID, "err", err)
 		return
 	}
-	_ = s.layers.Unmount(task.ID)
-	s.forgetExecs(task.ID) // they ended with the container
+	id := e.rec.ID
+	_ = s.layers.Unmount(id)
+	unmountShm(e.rec.Dir)
+	s.forgetExecs(id) // they ended with the container
 	e.mu.Lock()
 	e.rec.State.Status = "exited"
 	e.rec.State.Pid = 0
@@ -248,7 +318,7 @@ func (s *Service) monitor(e *entry, task *runtime.Task) {
 	// code), and under e.mu: a start cannot have written a new one yet.
 	// A --rm container's goes with its other files, after its record.
 	if !autoRemove {
-		_ = s.rt.Delete(task.ID)
+		_ = s.rt.Delete(id)
 	}
 	rec := e.rec
 	close(e.exitCh)
@@ -425,7 +495,7 @@ func (s *Service) Kill(ref, sig string) error {
 // awaitKill waits, after a SIGKILL was sent, for the exit (exitCh), first
 // thawing a paused container: a frozen process takes its SIGKILL only
 // once thawed.
-func awaitKill(task *runtime.Task, rec Record, exitCh <-chan struct{}) error {
+func awaitKill(task Task, rec Record, exitCh <-chan struct{}) error {
 	if rec.State.Status == "paused" {
 		_ = task.Resume()
 	}
@@ -570,6 +640,7 @@ func (s *Service) removeWith(e *entry, force, lazyFiles bool) error {
 	rec = e.rec
 	e.mu.Unlock()
 	removeFiles := func() error {
+		unmountShm(rec.Dir)
 		if err := s.layers.RemoveRW(rec.ID); err != nil {
 			return fmt.Errorf("remove container filesystem: %w", err)
 		}

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/berthproject/berth/internal/shim"
 )
 
 func (s *Service) deleteRecord(id string) error {
@@ -85,7 +83,7 @@ func (s *Service) Restore() error {
 				go s.monitor(e, task)
 				continue
 			}
-			exit, err := shim.ReadExitFile(task.Bundle)
+			exit, err := task.Exit()
 			e.rec.State.Status, e.rec.State.Pid = "exited", 0
 			if err == nil {
 				e.rec.State.ExitCode, e.rec.State.FinishedAt, e.rec.State.OOMKilled = exit.Code, exit.ExitedAt, exit.OOMKilled
@@ -95,6 +93,7 @@ func (s *Service) Restore() error {
 				e.rec.State.FinishedAt = time.Now().UTC()
 			}
 			_ = s.layers.Unmount(r.ID)
+			unmountShm(r.Dir)
 			_ = s.rt.Delete(r.ID)
 			_ = s.persist(&e.rec)
 			if e.rec.HostConfig.AutoRemove {
@@ -127,6 +126,7 @@ func (s *Service) Restore() error {
 			}
 			_ = s.rt.Delete(r.ID)
 			_ = s.layers.Unmount(r.ID)
+			unmountShm(r.Dir)
 		}
 	}
 	// Leftovers of a crash mid-create or mid-remove.

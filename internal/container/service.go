@@ -25,10 +25,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/berthproject/berth/internal/events"
-	"github.com/berthproject/berth/internal/layer"
 	"github.com/berthproject/berth/internal/logs"
-	"github.com/berthproject/berth/internal/runtime"
 	"github.com/berthproject/berth/internal/spec"
+	"github.com/berthproject/berth/internal/sysinfo"
 )
 
 // Bucket is the bbolt bucket this package owns.
@@ -47,19 +46,37 @@ type Images interface {
 	Resolve(ref string) (ImageInfo, error)
 }
 
+// Deps are what the service stands on; the daemon wires the real ones,
+// unit tests fakes of the interfaces.
+type Deps struct {
+	DB      *bolt.DB
+	Layers  Layers
+	Runtime Runtime
+	Images  Images
+	Events  *events.Bus
+	Root    string // per-container directories
+	// InitBinary is a static binary to mount as the container's init for
+	// --init ("" when the engine has none).
+	InitBinary string
+	// Cgroups is what the host's cgroups can limit, Unified whether they
+	// are v2 only: options the host cannot honour are refused.
+	Cgroups sysinfo.Cgroups
+	Unified bool
+}
+
 // Service is the container service. Its methods are safe for concurrent use.
 type Service struct {
 	db     *bolt.DB
-	layers *layer.Store
-	rt     *runtime.Runtime
+	layers Layers
+	rt     Runtime
 	images Images
 	bus    *events.Bus
 	root   string // per-container directories
 
-	hostCaps []string // what --privileged grants: the engine's own bounding set
-	// initBinary is a static binary to mount as the container's init for
-	// --init ("" when the engine has none).
+	hostCaps   []string // what --privileged grants: the engine's own bounding set
 	initBinary string
+	cgroups    sysinfo.Cgroups
+	unified    bool
 
 	mu    sync.Mutex
 	byID  map[string]*entry
@@ -68,12 +85,12 @@ type Service struct {
 }
 
 // NewService returns a container service; call Restore before use.
-// initBinary is the static init for --init, or "".
-func NewService(db *bolt.DB, layers *layer.Store, rt *runtime.Runtime, images Images, bus *events.Bus, root, initBinary string) (*Service, error) {
-	if err := os.MkdirAll(root, 0o700); err != nil {
+func NewService(d Deps) (*Service, error) {
+	if err := os.MkdirAll(d.Root, 0o700); err != nil {
 		return nil, err
 	}
-	return &Service{db: db, layers: layers, rt: rt, images: images, bus: bus, root: root, hostCaps: boundingSet(), initBinary: initBinary,
+	return &Service{db: d.DB, layers: d.Layers, rt: d.Runtime, images: d.Images, bus: d.Events, root: d.Root, hostCaps: boundingSet(),
+		initBinary: d.InitBinary, cgroups: d.Cgroups, unified: d.Unified,
 		byID: map[string]*entry{}, names: map[string]string{}, execs: map[string]*execSession{}}, nil
 }
 
@@ -210,6 +227,12 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 	if err := validateHostConfig(hc); err != nil {
 		return CreateResult{}, err
 	}
+	if hc.UTSMode.IsHost() && cfg.Hostname != "" {
+		return CreateResult{}, errdefs.ErrInvalidArgument.WithMessage("conflicting options: hostname and the UTS mode")
+	}
+	if err := s.checkHostSupport(&hc.Resources); err != nil {
+		return CreateResult{}, err
+	}
 	if err := s.validateLinks(hc.Links); err != nil {
 		return CreateResult{}, err
 	}
@@ -298,11 +321,35 @@ func validateHostConfig(hc *container.HostConfig) error {
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("unknown or invalid runtime name: %s", hc.Runtime))
 	}
 	switch m := hc.IpcMode; {
-	case m == "", m.IsPrivate(), m.IsShareable(), m.IsHost():
-	case m.IsContainer(), m.IsNone():
-		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("berth: --ipc %s is not supported yet", m))
+	case m == "", m.IsPrivate(), m.IsShareable(), m.IsHost(), m.IsNone(), m.IsContainer() && m.Container() != "":
 	default:
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid IPC mode: %s", m))
+	}
+	switch m := hc.PidMode; {
+	case m == "", m.IsHost(), m.IsContainer() && m.Container() != "":
+	default:
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid --pid: %s", m))
+	}
+	switch m := hc.UTSMode; {
+	case m == "", m.IsHost():
+	default:
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid --uts: %s", m))
+	}
+	if p := hc.CgroupParent; p != "" && strings.ContainsAny(p, ":\x00") {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid --cgroup-parent %q: a path of the cgroup file system is expected", p))
+	}
+	for _, d := range hc.Devices {
+		if !spec.ValidDeviceMode(d.CgroupPermissions) {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid device mode: %s", d.CgroupPermissions))
+		}
+		if !filepath.IsAbs(d.PathInContainer) || !filepath.IsAbs(d.PathOnHost) {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid device path %s:%s: both must be absolute", d.PathOnHost, d.PathInContainer))
+		}
+	}
+	for _, r := range hc.DeviceCgroupRules {
+		if _, err := spec.ParseDeviceCgroupRule(r); err != nil {
+			return errdefs.ErrInvalidArgument.WithMessage(err.Error())
+		}
 	}
 	switch hc.NetworkMode {
 	case "", "default", "bridge", "none", "host":
@@ -439,6 +486,18 @@ func validateResources(hc *container.HostConfig) error {
 	return nil
 }
 
+// checkHostSupport refuses limits this host's cgroups cannot set (Docker
+// drops them with a warning: never accept and ignore).
+func (s *Service) checkHostSupport(r *container.Resources) error {
+	if (r.BlkioWeight > 0 || len(r.BlkioWeightDevice) > 0) && !s.cgroups.BlkioWeight {
+		return errdefs.ErrInvalidArgument.WithMessage("berth: --blkio-weight is not supported on this host: its block I/O cgroup has no weights (no BFQ I/O scheduler)")
+	}
+	if r.OomKillDisable != nil && *r.OomKillDisable && (s.unified || !s.cgroups.OomKillDisable) {
+		return errdefs.ErrInvalidArgument.WithMessage("berth: --oom-kill-disable is not supported on this host: cgroup v2 cannot disable the OOM killer")
+	}
+	return nil
+}
+
 // checkCPUSet checks a --cpuset-cpus list ("0-2,4") against the host's CPUs.
 func checkCPUSet(list string, ncpu int) error {
 	for _, part := range strings.Split(list, ",") {
@@ -465,7 +524,7 @@ func (s *Service) create(id, name string, cfg *container.Config, hc *container.H
 		return nil, errdefs.ErrInvalidArgument.WithMessage("no command specified")
 	}
 	if merged.Hostname == "" {
-		if hc.NetworkMode.IsHost() {
+		if hc.NetworkMode.IsHost() || hc.UTSMode.IsHost() {
 			merged.Hostname, _ = os.Hostname()
 		} else {
 			merged.Hostname = id[:12]
@@ -482,6 +541,9 @@ func (s *Service) create(id, name string, cfg *container.Config, hc *container.H
 	}
 	if hc.Runtime == "" {
 		hc.Runtime = "runc" // libcontainer is runc's
+	}
+	if hc.Memory > 0 && hc.MemorySwap == 0 && s.cgroups.SwapLimit {
+		hc.MemorySwap = 2 * hc.Memory // Docker's default, recorded as Docker does
 	}
 	dir := filepath.Join(s.root, id)
 	if err := os.MkdirAll(dir, 0o700); err != nil {

@@ -304,7 +304,12 @@ func Run(ctx context.Context, cfg Config) error {
 	} else {
 		slog.Warn("this berth binary is not statically linked: run --init is unavailable (build with make)")
 	}
-	containers, err := container.NewService(bdb, ls, rt, imageResolver{images}, bus, filepath.Join(cfg.DataRoot, "containers"), initBinary)
+	unified := cgroups.IsCgroup2UnifiedMode()
+	hostCgroups := sysinfo.ProbeCgroups("/sys/fs/cgroup", unified)
+	containers, err := container.NewService(container.Deps{
+		DB: bdb, Layers: ls, Runtime: container.Shims(rt), Images: imageResolver{images}, Events: bus,
+		Root: filepath.Join(cfg.DataRoot, "containers"), InitBinary: initBinary, Cgroups: hostCgroups, Unified: unified,
+	})
 	if err != nil {
 		return err
 	}
@@ -317,7 +322,6 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("reconcile images: %w", err)
 	}
 	cgv := "1"
-	unified := cgroups.IsCgroup2UnifiedMode()
 	if unified {
 		cgv = "2"
 	}
@@ -329,7 +333,7 @@ func Run(ctx context.Context, cfg Config) error {
 			Version: Version, APIVersion: api.APIVersion, MinAPIVersion: api.MinAPIVersion,
 			GitCommit: build.commit, BuildTime: build.time, RuncVersion: build.runc,
 			DataRoot: cfg.DataRoot, ID: engineID, CgroupVersion: cgv,
-			Cgroups: sysinfo.ProbeCgroups("/sys/fs/cgroup", unified),
+			Cgroups: hostCgroups,
 			DriverStatus: [][2]string{{"Backing Filesystem", sysinfo.BackingFS(cfg.DataRoot)}, {"Supports d_type", "true"},
 				{"Using metacopy", "false"}, {"Native Overlay Diff", "true"}, {"userxattr", "false"}},
 			Debug: cfg.LogLevel == "debug", InsecureRegistries: cfg.InsecureRegistries, Mirrors: cfg.RegistryMirrors,

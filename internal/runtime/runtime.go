@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -385,4 +386,27 @@ func (t *Task) Stats() (*cgroups.Stats, error) {
 		return nil, errdefs.ErrUnavailable.WithMessage("no statistics")
 	}
 	return &st, json.Unmarshal(resp.Stats, &st)
+}
+
+// Exit is the exit status the shim recorded in the bundle, if it did.
+func (t *Task) Exit() (*shim.ExitStatus, error) { return shim.ReadExitFile(t.Bundle) }
+
+// Spec is the OCI spec the container was created with.
+func (t *Task) Spec() (*specs.Spec, error) {
+	b, err := os.ReadFile(filepath.Join(t.Bundle, shim.SpecFile))
+	if err != nil {
+		return nil, err
+	}
+	var sp specs.Spec
+	return &sp, json.Unmarshal(b, &sp)
+}
+
+// Update sets new cgroup limits on the running container. A shim older
+// than format 2 cannot: the error says so.
+func (t *Task) Update(r *specs.LinuxResources) error {
+	_, err := t.client.Call(shim.Request{Op: "update", Resources: r})
+	if err != nil && strings.Contains(err.Error(), "unknown op update") {
+		return errdefs.ErrNotImplemented.WithMessage("this container's shim predates `update` (started by an older berth): restart the container to update its limits")
+	}
+	return err
 }

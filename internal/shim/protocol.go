@@ -23,7 +23,8 @@ import (
 //
 //	(absent) berth up to 0.1.0 (commit bdcf924)
 //	1        Options.LogCompress, Response.Kind
-const Version = 1
+//	2        the "update" op (Request.Resources), Options.LogAttrs
+const Version = 2
 
 // Options is what the daemon writes to shim.json in the bundle.
 type Options struct {
@@ -68,6 +69,8 @@ type Request struct {
 	Height  uint16          `json:"h,omitempty"`
 	Width   uint16          `json:"w,omitempty"`
 	Extra   json.RawMessage `json:"extra,omitempty"`
+	// Resources are the new limits of an "update".
+	Resources *specs.LinuxResources `json:"resources,omitempty"`
 }
 
 // Response is the shim's answer (a JSON line). For attach and exec the

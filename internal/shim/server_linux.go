@@ -370,6 +370,12 @@ func (s *server) handle(conn net.Conn) {
 		} else if st.CgroupStats != nil {
 			resp.Stats, _ = json.Marshal(st.CgroupStats)
 		}
+	case "update":
+		if ctr, err := s.container(); err != nil {
+			resp.Error = err.Error()
+		} else if err := update(ctr, req.Resources); err != nil {
+			resp.Error = err.Error()
+		}
 	case "execstate":
 		e := s.exec(req.Exec)
 		if e == nil {

@@ -70,6 +70,12 @@ type Input struct {
 	// HostCapabilities are the capabilities the engine itself holds: what
 	// --privileged and --cap-add ALL grant. Nil means all of them.
 	HostCapabilities []string
+	// JoinNamespaces are namespaces to enter rather than make (the
+	// /proc/PID/ns/... of the container --pid or --ipc container: names).
+	JoinNamespaces map[specs.LinuxNamespaceType]string
+	// ShmPath is a /dev/shm to bind instead of a tmpfs of its own (the one
+	// of the container --ipc container: names).
+	ShmPath string
 }
 
 // Generate builds the OCI spec for one container.
@@ -93,10 +99,18 @@ func Generate(in Input) (*specs.Spec, error) {
 	if cwd == "" {
 		cwd = "/"
 	}
+	res, err := LimitResources(&hc.Resources)
+	if err != nil {
+		return nil, err
+	}
+	hostname := cfg.Hostname
+	if hc.UTSMode.IsHost() {
+		hostname = "" // the host's: no UTS namespace to name
+	}
 	s := &specs.Spec{
 		Version:    specs.Version,
 		Root:       &specs.Root{Path: in.Rootfs, Readonly: hc.ReadonlyRootfs},
-		Hostname:   cfg.Hostname,
+		Hostname:   hostname,
 		Domainname: cfg.Domainname, // the NIS domain name, as Docker sets it
 		Process: &specs.Process{
 			Terminal:        cfg.Tty,
@@ -107,11 +121,11 @@ func Generate(in Input) (*specs.Spec, error) {
 			NoNewPrivileges: sec.NoNewPrivileges,
 			OOMScoreAdj:     intPtr(hc.OomScoreAdj),
 		},
-		Mounts: defaultMounts(hc),
+		Mounts: defaultMounts(hc, in.ShmPath),
 		Linux: &specs.Linux{
 			CgroupsPath: in.CgroupsPath,
-			Namespaces:  namespaces(hc),
-			Resources:   resources(hc),
+			Namespaces:  namespaces(hc, in.JoinNamespaces),
+			Resources:   res,
 			Sysctl:      hc.Sysctls,
 		},
 	}
@@ -150,8 +164,10 @@ func Generate(in Input) (*specs.Spec, error) {
 		return nil, err
 	}
 	s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
+	if err := addDevices(s, hc); err != nil {
+		return nil, err
+	}
 	if hc.Privileged {
-		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
 		for i := range s.Mounts {
 			if s.Mounts[i].Destination == "/sys" || s.Mounts[i].Destination == "/sys/fs/cgroup" {
 				s.Mounts[i].Options = replace(s.Mounts[i].Options, "ro", "rw")
@@ -233,29 +249,41 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-func defaultMounts(hc *container.HostConfig) []specs.Mount {
+func defaultMounts(hc *container.HostConfig, shmPath string) []specs.Mount {
 	shmSize := "67108864"
 	if hc.ShmSize > 0 {
 		shmSize = fmt.Sprint(hc.ShmSize)
 	}
-	return []specs.Mount{
+	shm := specs.Mount{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=" + shmSize}}
+	if shmPath != "" {
+		shm = specs.Mount{Destination: "/dev/shm", Type: "bind", Source: shmPath, Options: []string{"rbind", "rprivate"}}
+	}
+	mounts := []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
 		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
 		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
 		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
-		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=" + shmSize}},
 	}
+	if !hc.IpcMode.IsNone() { // --ipc none: no /dev/shm at all, as Docker
+		mounts = append(mounts, shm)
+	}
+	return mounts
 }
 
-func namespaces(hc *container.HostConfig) []specs.LinuxNamespace {
-	ns := []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.UTSNamespace}}
+// namespaces are the container's: its own of each kind, none for a
+// "host" mode, the path in joins for a "container:" one.
+func namespaces(hc *container.HostConfig, joins map[specs.LinuxNamespaceType]string) []specs.LinuxNamespace {
+	ns := []specs.LinuxNamespace{{Type: specs.MountNamespace}}
+	if !hc.UTSMode.IsHost() {
+		ns = append(ns, specs.LinuxNamespace{Type: specs.UTSNamespace})
+	}
 	if !hc.IpcMode.IsHost() {
-		ns = append(ns, specs.LinuxNamespace{Type: specs.IPCNamespace})
+		ns = append(ns, specs.LinuxNamespace{Type: specs.IPCNamespace, Path: joins[specs.IPCNamespace]})
 	}
 	if !hc.PidMode.IsHost() {
-		ns = append(ns, specs.LinuxNamespace{Type: specs.PIDNamespace})
+		ns = append(ns, specs.LinuxNamespace{Type: specs.PIDNamespace, Path: joins[specs.PIDNamespace]})
 	}
 	if !hc.NetworkMode.IsHost() {
 		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace})
@@ -266,12 +294,49 @@ func namespaces(hc *container.HostConfig) []specs.LinuxNamespace {
 	return ns
 }
 
-func resources(hc *container.HostConfig) *specs.LinuxResources {
-	r := &specs.LinuxResources{
-		Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
+// addDevices gives the container --device's nodes, --device-cgroup-rule's
+// access and, with --privileged, every host device.
+func addDevices(s *specs.Spec, hc *container.HostConfig) error {
+	r := s.Linux.Resources
+	r.Devices = []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
+	if hc.Privileged {
+		r.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+		devs, err := hostDevices()
+		if err != nil {
+			return err
+		}
+		s.Linux.Devices = devs
+		return nil
+	}
+	for _, d := range hc.Devices {
+		devs, rules, err := DevicesFromPath(d.PathOnHost, d.PathInContainer, d.CgroupPermissions)
+		if err != nil {
+			return err
+		}
+		s.Linux.Devices = append(s.Linux.Devices, devs...)
+		r.Devices = append(r.Devices, rules...)
+	}
+	for _, rule := range hc.DeviceCgroupRules {
+		dr, err := ParseDeviceCgroupRule(rule)
+		if err != nil {
+			return err
+		}
+		r.Devices = append(r.Devices, dr)
+	}
+	return nil
+}
+
+// LimitResources are the cgroup limits of r: memory, CPU, pids, block I/O
+// (not devices). `update` applies them to a running container too.
+func LimitResources(hc *container.Resources) (*specs.LinuxResources, error) {
+	r := &specs.LinuxResources{}
+	if hc.OomKillDisable != nil && *hc.OomKillDisable {
+		r.Memory = &specs.LinuxMemory{DisableOOMKiller: hc.OomKillDisable}
 	}
 	if hc.Memory > 0 || hc.MemorySwap != 0 || hc.MemoryReservation > 0 {
-		r.Memory = &specs.LinuxMemory{}
+		if r.Memory == nil {
+			r.Memory = &specs.LinuxMemory{}
+		}
 		if hc.Memory > 0 {
 			r.Memory.Limit = &hc.Memory
 		}
@@ -311,7 +376,12 @@ func resources(hc *container.HostConfig) *specs.LinuxResources {
 		l := *hc.PidsLimit
 		r.Pids = &specs.LinuxPids{Limit: &l}
 	}
-	return r
+	bio, err := blockIO(hc)
+	if err != nil {
+		return nil, err
+	}
+	r.BlockIO = bio
+	return r, nil
 }
 
 var rlimitNames = map[string]string{

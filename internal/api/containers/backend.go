@@ -23,6 +23,7 @@ type Backend interface {
 	Remove(ref string, force bool) error
 	Prune(selects func(ctr.Record) bool) ([]string, int64, error)
 	Rename(ref, name string) error
+	Update(ref string, u container.UpdateConfig) ([]string, error)
 	Pause(ref string) error
 	Unpause(ref string) error
 	Wait(ctx context.Context, ref, condition string, ready func()) (ctr.WaitResult, error)

@@ -193,6 +193,22 @@ func (rt *Router) rename(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (rt *Router) update(w http.ResponseWriter, r *http.Request) error {
+	var u container.UpdateConfig
+	if err := httputil.DecodeJSON(r, &u); err != nil {
+		return err
+	}
+	warnings, err := rt.b.Update(r.PathValue("id"), u)
+	if err != nil {
+		return err
+	}
+	if warnings == nil {
+		warnings = []string{}
+	}
+	httputil.WriteJSON(w, http.StatusOK, container.UpdateResponse{Warnings: warnings})
+	return nil
+}
+
 func (rt *Router) pause(w http.ResponseWriter, r *http.Request) error {
 	if err := rt.b.Pause(r.PathValue("id")); err != nil {
 		return err

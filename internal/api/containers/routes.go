@@ -30,6 +30,7 @@ func (rt *Router) Register(mux *http.ServeMux) {
 		"POST /containers/{id}/pause":   rt.pause,
 		"POST /containers/{id}/unpause": rt.unpause,
 		"POST /containers/{id}/rename":  rt.rename,
+		"POST /containers/{id}/update":  rt.update,
 		"GET /containers/{id}/stats":    rt.stats,
 		"POST /containers/{id}/exec":    rt.execCreate,
 		"POST /exec/{id}/start":         rt.execStart,

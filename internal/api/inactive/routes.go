@@ -60,7 +60,6 @@ func (rt *Router) Register(mux *http.ServeMux) {
 		"GET /images/search":               "searching a registry is",
 		"GET /containers/{id}/changes":     "diff (container changes) is",
 		"GET /containers/{id}/export":      "export is",
-		"POST /containers/{id}/update":     "update (changing a container's limits) is",
 		"GET /containers/{id}/attach/ws":   "attaching over a websocket is",
 		"HEAD /containers/{id}/archive":    "cp (container archives) is",
 		"GET /containers/{id}/archive":     "cp (container archives) is",

@@ -36,6 +36,7 @@ type createFlags struct {
 	dnsSearch, dnsOptions                                       []string
 	cpuPeriod, cpuQuota                                         int64
 	oomScoreAdj                                                 int
+	hostFlags
 }
 
 func (f *createFlags) add(fs *pflag.FlagSet) {
@@ -83,6 +84,7 @@ func (f *createFlags) add(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.privileged, "privileged", false, "Give extended privileges to this container")
 	fs.BoolVar(&f.init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
 	fs.BoolVar(&f.autoRemove, "rm", false, "Automatically remove the container and its associated anonymous volumes when it exits")
+	f.hostFlags.add(fs)
 }
 
 func parseEnvFile(path string) ([]string, error) {
@@ -201,6 +203,9 @@ func (f *createFlags) config(fs *pflag.FlagSet, args []string, attach bool) (*co
 			return nil, nil, cli.StatusError{Status: fmt.Sprintf("invalid argument %q for \"--ulimit\" flag: %v", u, err), Code: 125}
 		}
 		hc.Ulimits = append(hc.Ulimits, &container.Ulimit{Name: ul.Name, Soft: ul.Soft, Hard: ul.Hard})
+	}
+	if err := f.hostFlags.apply(fs, hc); err != nil {
+		return nil, nil, err
 	}
 	if len(f.tmpfs) > 0 {
 		hc.Tmpfs = map[string]string{}

@@ -1,0 +1,153 @@
+package container
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/docker/docker/api/types/blkiodev"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/go-units"
+	"github.com/spf13/pflag"
+
+	"github.com/berthproject/berth/internal/cli"
+)
+
+// hostFlags are run's and create's namespace, device and block I/O flags.
+type hostFlags struct {
+	ipc, pid, uts, cgroupParent, shmSize                 string
+	sysctls, devices, deviceRules                        []string
+	readBps, writeBps, readIOps, writeIOps, weightDevice []string
+	blkioWeight                                          uint16
+	oomKillDisable                                       bool
+}
+
+func (f *hostFlags) add(fs *pflag.FlagSet) {
+	fs.StringVar(&f.ipc, "ipc", "", "IPC mode to use (private, shareable, host, none, container:NAME)")
+	fs.StringVar(&f.pid, "pid", "", "PID namespace to use (host, container:NAME)")
+	fs.StringVar(&f.uts, "uts", "", "UTS namespace to use (host)")
+	fs.StringVar(&f.cgroupParent, "cgroup-parent", "", "Optional parent cgroup for the container")
+	fs.StringVar(&f.shmSize, "shm-size", "", "Size of /dev/shm")
+	fs.StringArrayVar(&f.sysctls, "sysctl", nil, "Sysctl options")
+	fs.StringArrayVar(&f.devices, "device", nil, "Add a host device to the container")
+	fs.StringArrayVar(&f.deviceRules, "device-cgroup-rule", nil, "Add a rule to the cgroup allowed devices list")
+	fs.Uint16Var(&f.blkioWeight, "blkio-weight", 0, "Block IO (relative weight), between 10 and 1000, or 0 to disable")
+	fs.StringArrayVar(&f.weightDevice, "blkio-weight-device", nil, "Block IO weight (relative device weight)")
+	fs.StringArrayVar(&f.readBps, "device-read-bps", nil, "Limit read rate (bytes per second) from a device")
+	fs.StringArrayVar(&f.writeBps, "device-write-bps", nil, "Limit write rate (bytes per second) to a device")
+	fs.StringArrayVar(&f.readIOps, "device-read-iops", nil, "Limit read rate (IO per second) from a device")
+	fs.StringArrayVar(&f.writeIOps, "device-write-iops", nil, "Limit write rate (IO per second) to a device")
+	fs.BoolVar(&f.oomKillDisable, "oom-kill-disable", false, "Disable OOM Killer")
+}
+
+func flagError(flag, val string, err error) error {
+	return cli.StatusError{Status: fmt.Sprintf("invalid argument %q for \"--%s\" flag: %v", val, flag, err), Code: 125}
+}
+
+func (f *hostFlags) apply(fs *pflag.FlagSet, hc *container.HostConfig) error {
+	hc.IpcMode, hc.PidMode, hc.UTSMode = container.IpcMode(f.ipc), container.PidMode(f.pid), container.UTSMode(f.uts)
+	hc.CgroupParent = f.cgroupParent
+	if f.shmSize != "" {
+		n, err := units.RAMInBytes(f.shmSize)
+		if err != nil {
+			return flagError("shm-size", f.shmSize, err)
+		}
+		hc.ShmSize = n
+	}
+	for _, s := range f.sysctls {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok {
+			return flagError("sysctl", s, fmt.Errorf("sysctl '%s' is not allowed", s))
+		}
+		if hc.Sysctls == nil {
+			hc.Sysctls = map[string]string{}
+		}
+		hc.Sysctls[k] = v
+	}
+	for _, d := range f.devices {
+		m, err := parseDevice(d)
+		if err != nil {
+			return flagError("device", d, err)
+		}
+		hc.Devices = append(hc.Devices, m)
+	}
+	hc.DeviceCgroupRules = f.deviceRules
+	hc.BlkioWeight = f.blkioWeight
+	for _, w := range f.weightDevice {
+		path, n, ok := strings.Cut(w, ":")
+		weight, err := strconv.ParseUint(n, 10, 16)
+		if !ok || err != nil || !strings.HasPrefix(path, "/dev/") {
+			return flagError("blkio-weight-device", w, fmt.Errorf("bad format: %s", w))
+		}
+		hc.BlkioWeightDevice = append(hc.BlkioWeightDevice, &blkiodev.WeightDevice{Path: path, Weight: uint16(weight)})
+	}
+	for _, x := range []struct {
+		flag  string
+		vals  []string
+		bytes bool
+		out   *[]*blkiodev.ThrottleDevice
+	}{
+		{"device-read-bps", f.readBps, true, &hc.BlkioDeviceReadBps}, {"device-write-bps", f.writeBps, true, &hc.BlkioDeviceWriteBps},
+		{"device-read-iops", f.readIOps, false, &hc.BlkioDeviceReadIOps}, {"device-write-iops", f.writeIOps, false, &hc.BlkioDeviceWriteIOps},
+	} {
+		for _, v := range x.vals {
+			path, rate, ok := strings.Cut(v, ":")
+			var n int64
+			var err error
+			if x.bytes {
+				n, err = units.RAMInBytes(rate)
+			} else {
+				n, err = strconv.ParseInt(rate, 10, 64)
+			}
+			if !ok || err != nil || n < 0 || !strings.HasPrefix(path, "/dev/") {
+				return flagError(x.flag, v, fmt.Errorf("bad format: %s", v))
+			}
+			*x.out = append(*x.out, &blkiodev.ThrottleDevice{Path: path, Rate: uint64(n)})
+		}
+	}
+	if fs.Changed("oom-kill-disable") {
+		hc.OomKillDisable = &f.oomKillDisable
+	}
+	return nil
+}
+
+// parseDevice reads --device HOST[:CONTAINER][:MODE] as the docker CLI.
+func parseDevice(s string) (container.DeviceMapping, error) {
+	src, dst, perms := "", "", "rwm"
+	arr := strings.Split(s, ":")
+	switch len(arr) {
+	case 3:
+		perms = arr[2]
+		fallthrough
+	case 2:
+		if validMode(arr[1]) && len(arr) == 2 {
+			perms = arr[1]
+		} else {
+			dst = arr[1]
+		}
+		fallthrough
+	case 1:
+		src = arr[0]
+	default:
+		return container.DeviceMapping{}, fmt.Errorf("invalid device specification: %s", s)
+	}
+	if dst == "" {
+		dst = src
+	}
+	if !validMode(perms) {
+		return container.DeviceMapping{}, fmt.Errorf("invalid device mode: %s", perms)
+	}
+	return container.DeviceMapping{PathOnHost: src, PathInContainer: dst, CgroupPermissions: perms}, nil
+}
+
+func validMode(m string) bool {
+	if m == "" || len(m) > 3 {
+		return false
+	}
+	for _, c := range m {
+		if !strings.ContainsRune("rwm", c) || strings.Count(m, string(c)) > 1 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,71 @@
+package container
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"syscall"
+
+	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berthproject/berth/internal/runtime"
+	"github.com/berthproject/berth/internal/shim"
+)
+
+// Layers is what the service needs of the layer store (internal/layer):
+// a container's read-write layer and its mounted root.
+type Layers interface {
+	PrepareRW(id string) error
+	Mount(id string, image digest.Digest) (string, error)
+	Unmount(id string) error
+	RemoveRW(id string) error
+	RWIDs() ([]string, error)
+	RWSize(id string) (int64, error)
+}
+
+// Runtime is what the service needs of the container runtime
+// (internal/runtime): shims that run containers.
+type Runtime interface {
+	Create(ctx context.Context, o runtime.CreateOpts) (Task, error)
+	Task(id string) Task
+	Delete(id string) error
+	Bundles() []string
+}
+
+// Task is one container's shim.
+type Task interface {
+	Start() (int, error)
+	State() (*shim.Response, error)
+	Wait(ctx context.Context) (*shim.ExitStatus, error)
+	Exit() (*shim.ExitStatus, error)
+	Kill(sig syscall.Signal) error
+	Pause() error
+	Resume() error
+	Update(r *specs.LinuxResources) error
+	Attach(stdin, stdout, stderr bool) (net.Conn, *bufio.Reader, error)
+	Exec(execID string, p *specs.Process, stdin bool) (net.Conn, *bufio.Reader, error)
+	ExecState(execID string) (running bool, pid, code int, err error)
+	Resize(execID string, h, w uint16) error
+	CloseStdin(execID string) error
+	Pids() ([]int, error)
+	Stats() (*cgroups.Stats, error)
+	Spec() (*specs.Spec, error)
+}
+
+// Shims adapts *runtime.Runtime to Runtime.
+func Shims(rt *runtime.Runtime) Runtime { return shims{rt} }
+
+type shims struct{ rt *runtime.Runtime }
+
+func (s shims) Create(ctx context.Context, o runtime.CreateOpts) (Task, error) {
+	t, err := s.rt.Create(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+func (s shims) Task(id string) Task    { return s.rt.Task(id) }
+func (s shims) Delete(id string) error { return s.rt.Delete(id) }
+func (s shims) Bundles() []string      { return s.rt.Bundles() }
