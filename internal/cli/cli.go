@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -344,7 +345,9 @@ func Inspect(c *CLI, refs []string, format string, get func(ref string) (any, []
 		var generic []any
 		for _, raw := range raws {
 			var v any
-			_ = json.Unmarshal(raw, &v)
+			dec := json.NewDecoder(bytes.NewReader(raw))
+			dec.UseNumber() // 134217728, not 1.34217728e+08, as docker's typed objects print
+			_ = dec.Decode(&v)
 			generic = append(generic, v)
 		}
 		f, err := NewFormat(c.Out, format, nil)

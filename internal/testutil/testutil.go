@@ -356,9 +356,13 @@ func removeCgroups(execRoot string) {
 		}
 	}
 	for _, id := range names {
-		matches, _ := filepath.Glob("/sys/fs/cgroup/*/berth/" + id)
-		m2, _ := filepath.Glob("/sys/fs/cgroup/berth/" + id)
-		for _, m := range append(matches, m2...) {
+		// Under /berth, or under a --cgroup-parent one level down.
+		var matches []string
+		for _, p := range []string{"/sys/fs/cgroup/*/*/", "/sys/fs/cgroup/*/"} {
+			m, _ := filepath.Glob(p + id)
+			matches = append(matches, m...)
+		}
+		for _, m := range matches {
 			_ = os.Remove(m)
 		}
 	}

@@ -1,0 +1,281 @@
+//go:build integration
+
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/cgroups"
+	"golang.org/x/sys/unix"
+
+	"github.com/berthproject/berth/internal/sysinfo"
+	"github.com/berthproject/berth/internal/testutil"
+)
+
+// blockDevice is a block device node of this host (for the device and
+// block I/O options), "" if there is none.
+func blockDevice() string {
+	for _, d := range []string{"/dev/loop0", "/dev/zram0", "/dev/vda", "/dev/sda", "/dev/nvme0n1"} {
+		if fi, err := os.Stat(d); err == nil && fi.Mode()&os.ModeDevice != 0 && fi.Mode()&os.ModeCharDevice == 0 {
+			return d
+		}
+	}
+	return ""
+}
+
+func majorMinor(t *testing.T, path string) string {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+}
+
+// TestDeviceOptions: --device gives the container the node with only the
+// access asked for, --device-cgroup-rule opens the cgroup to a node the
+// container makes, and neither is open by default.
+func TestDeviceOptions(t *testing.T) {
+	t.Parallel()
+	dev := blockDevice()
+	if dev == "" {
+		t.Skip("no block device node on this host")
+	}
+	mm := strings.Split(majorMinor(t, dev), ":")
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	mknod := fmt.Sprintf("mknod /tmp/b b %s %s && head -c 1 /tmp/b >/dev/null", mm[0], mm[1])
+
+	if res := d.Berth("run", "--rm", "busybox", "sh", "-c", mknod); res.Code == 0 || !strings.Contains(res.Stderr+res.Stdout, "Operation not permitted") {
+		t.Fatalf("a block device is open to a container by default: %s", res)
+	}
+	if res := d.Berth("run", "--rm", "--device-cgroup-rule", fmt.Sprintf("b %s:%s r", mm[0], mm[1]), "busybox", "sh", "-c", mknod); res.Code != 0 {
+		t.Fatalf("--device-cgroup-rule did not open the device: %s", res)
+	}
+	out := d.Must("run", "--rm", "--device", dev+":/dev/mydev:r", "busybox", "sh", "-c",
+		"stat -c '%t %T' /dev/mydev; head -c 1 /dev/mydev >/dev/null && echo read; echo x > /dev/mydev || echo write-denied")
+	want := fmt.Sprintf("%x %x\nread\nwrite-denied", mustAtoi(t, mm[0]), mustAtoi(t, mm[1]))
+	if !strings.HasPrefix(out, want) {
+		t.Fatalf("--device %s:/dev/mydev:r: got %q, want %q", dev, out, want)
+	}
+	if res := d.Berth("run", "--rm", "--device", "/nonexistent:/dev/x", "busybox", "true"); res.Code == 0 || !strings.Contains(res.Stderr, `error gathering device information while adding custom device "/nonexistent"`) {
+		t.Fatalf("missing device: %s", res)
+	}
+	// --privileged: the host's device nodes, as in Docker.
+	if out := d.Must("run", "--rm", "--privileged", "busybox", "ls", "/dev"); !strings.Contains("\n"+out+"\n", "\n"+filepath.Base(dev)+"\n") {
+		t.Fatalf("--privileged does not see %s: %s", dev, out)
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	var n int
+	if _, err := fmt.Sscan(s, &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestNamespaceOptions: --pid container:, --ipc shareable/container:/none
+// and --uts host do what they say.
+func TestNamespaceOptions(t *testing.T) {
+	t.Parallel()
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	d.Must("run", "-d", "--name", "donor", "--ipc", "shareable", "--shm-size", "8m", "busybox", "sh", "-c", "echo shared > /dev/shm/x; exec sleep 300")
+	d.Must("run", "-d", "--name", "private", "busybox", "sleep", "300")
+	ns := func(name, kind string) string {
+		return d.Must("exec", name, "readlink", "/proc/1/ns/"+kind)
+	}
+
+	// PID: the joiner sees the donor's processes, in the same namespace.
+	if out := d.Must("run", "--rm", "--pid", "container:donor", "busybox", "sh", "-c", "readlink /proc/self/ns/pid; ps -o comm"); !strings.HasPrefix(out, ns("donor", "pid")) || !strings.Contains(out, "sleep") {
+		t.Fatalf("--pid container:donor: %q", out)
+	}
+	// IPC: same namespace and the donor's /dev/shm, which lives on the
+	// host (in the donor's directory) while the donor runs.
+	if out := d.Must("run", "--rm", "--ipc", "container:donor", "busybox", "sh", "-c", "readlink /proc/self/ns/ipc; cat /dev/shm/x"); out != ns("donor", "ipc")+"\nshared" {
+		t.Fatalf("--ipc container:donor: %q", out)
+	}
+	if out := d.Must("exec", "donor", "df", "-k", "/dev/shm"); !strings.Contains(out, " 8192 ") {
+		t.Fatalf("--shm-size 8m of a shareable container: %q", out)
+	}
+	donorID := d.Must("inspect", "-f", "{{.Id}}", "donor")
+	shm := filepath.Join(d.DataRoot, "containers", donorID, "shm")
+	if !isMountPoint(shm) {
+		t.Fatalf("no shared /dev/shm mounted at %s: %v", shm, testutil.Mounts(d.Root))
+	}
+	if res := d.Berth("run", "--rm", "--ipc", "container:private", "busybox", "true"); res.Code == 0 || !strings.Contains(res.Stderr, "non-shareable IPC (hint: use IpcMode:shareable for the donor container)") {
+		t.Fatalf("joining a private IPC namespace: %s", res)
+	}
+	if out := d.Must("run", "--rm", "--ipc", "none", "busybox", "sh", "-c", "test -e /dev/shm && echo shm || echo no-shm"); out != "no-shm" {
+		t.Fatalf("--ipc none: %q", out)
+	}
+	d.Must("rm", "-f", "donor")
+	if isMountPoint(shm) {
+		t.Fatalf("%s still mounted after the donor was removed", shm)
+	}
+	if res := d.Berth("run", "--rm", "--pid", "container:donor", "busybox", "true"); res.Code == 0 || !strings.Contains(res.Stderr, "No such container: donor") {
+		t.Fatalf("--pid container: of a removed container: %s", res)
+	}
+	d.Must("stop", "-t", "0", "private")
+	if res := d.Berth("run", "--rm", "--pid", "container:private", "busybox", "true"); res.Code == 0 || !strings.Contains(res.Stderr, "cannot join PID of a non running container") {
+		t.Fatalf("--pid container: of a stopped container: %s", res)
+	}
+
+	// UTS host: the host's name, no namespace of its own.
+	host, _ := os.Hostname()
+	selfUTS, _ := os.Readlink("/proc/self/ns/uts")
+	if out := d.Must("run", "--rm", "--uts", "host", "busybox", "sh", "-c", "hostname; readlink /proc/self/ns/uts"); out != host+"\n"+selfUTS {
+		t.Fatalf("--uts host: %q, want %q", out, host+"\n"+selfUTS)
+	}
+	if res := d.Berth("run", "--rm", "--uts", "host", "-h", "other", "busybox", "true"); res.Code == 0 || !strings.Contains(res.Stderr, "conflicting options: hostname and the UTS mode") {
+		t.Fatalf("--uts host with a hostname: %s", res)
+	}
+}
+
+func isMountPoint(p string) bool {
+	for _, m := range testutil.Mounts(filepath.Dir(p)) {
+		if m == p {
+			return true
+		}
+	}
+	return false
+}
+
+// cgroupFile is the host path of a controller's file for the cgroup at
+// path (cgroup v1 hierarchy or v2).
+func cgroupFile(controller, path, file string) string {
+	if cgroups.IsCgroup2UnifiedMode() {
+		return filepath.Join("/sys/fs/cgroup", path, file)
+	}
+	return filepath.Join("/sys/fs/cgroup", controller, path, file)
+}
+
+func readTrim(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// TestCgroupOptions: --cgroup-parent places the container's cgroup;
+// block I/O throttles and --oom-kill-disable reach the cgroup, or are
+// refused where the host cannot set them.
+func TestCgroupOptions(t *testing.T) {
+	t.Parallel()
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	unified := cgroups.IsCgroup2UnifiedMode()
+	host := sysinfo.ProbeCgroups("/sys/fs/cgroup", unified)
+
+	parent := fmt.Sprintf("berth-test-parent-%d", os.Getpid())
+	t.Cleanup(func() {
+		for _, dir := range append([]string{"/sys/fs/cgroup/" + parent}, mustGlob("/sys/fs/cgroup/*/"+parent)...) {
+			_ = os.Remove(dir)
+		}
+	})
+	id := d.Must("run", "-d", "--cgroup-parent", parent, "busybox", "sleep", "300")
+	if _, err := os.Stat(cgroupFile("pids", parent+"/"+id, "cgroup.procs")); err != nil {
+		t.Fatalf("--cgroup-parent %s: %v", parent, err)
+	}
+	d.Must("rm", "-f", id)
+
+	if dev := blockDevice(); dev != "" {
+		mm := majorMinor(t, dev)
+		read := `for f in /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device /sys/fs/cgroup/io.max; do [ -f $f ] && cat $f; done`
+		out := d.Must("run", "--rm", "--device-read-bps", dev+":1mb", "--device-write-iops", dev+":77", "busybox", "sh", "-c",
+			read+`; cat /sys/fs/cgroup/blkio/blkio.throttle.write_iops_device 2>/dev/null || true`)
+		if out != mm+" 1048576\n"+mm+" 77" && !strings.Contains(out, mm+" rbps=1048576 wbps=max riops=max wiops=77") {
+			t.Fatalf("block I/O throttles on %s (%s): %q", dev, mm, out)
+		}
+	}
+	res := d.Berth("run", "--rm", "--blkio-weight", "300", "busybox", "sh", "-c", "cat /sys/fs/cgroup/blkio/blkio.weight /sys/fs/cgroup/blkio/blkio.bfq.weight /sys/fs/cgroup/io.bfq.weight /sys/fs/cgroup/io.weight 2>/dev/null")
+	if host.BlkioWeight {
+		if res.Code != 0 && !strings.Contains(res.Stdout, "300") {
+			t.Fatalf("--blkio-weight 300: %s", res)
+		}
+	} else if res.Code == 0 || !strings.Contains(res.Stderr, "berth: --blkio-weight is not supported on this host") {
+		t.Fatalf("--blkio-weight on a host without weights: %s", res)
+	}
+	res = d.Berth("run", "--rm", "--oom-kill-disable", "--memory", "64m", "busybox", "grep", "oom_kill_disable", "/sys/fs/cgroup/memory/memory.oom_control")
+	if unified {
+		if res.Code == 0 || !strings.Contains(res.Stderr, "--oom-kill-disable is not supported on this host") {
+			t.Fatalf("--oom-kill-disable on cgroup v2: %s", res)
+		}
+	} else if strings.TrimSpace(res.Stdout) != "oom_kill_disable 1" {
+		t.Fatalf("--oom-kill-disable: %s", res)
+	}
+}
+
+func mustGlob(p string) []string {
+	m, _ := filepath.Glob(p)
+	return m
+}
+
+// TestUpdate: `update` changes a running container's cgroup at once and a
+// stopped one's record for its next start; what conflicts is refused and
+// nothing of it is kept.
+func TestUpdate(t *testing.T) {
+	t.Parallel()
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	id := d.Must("run", "-d", "--name", "upd", "--memory", "64m", "--cpus", "0.5", "busybox", "sleep", "300")
+	cg := "berth/" + id
+	memFile := cgroupFile("memory", cg, "memory.limit_in_bytes")
+	if cgroups.IsCgroup2UnifiedMode() {
+		memFile = cgroupFile("memory", cg, "memory.max")
+	}
+	pidsFile := cgroupFile("pids", cg, "pids.max")
+	if got := d.Must("inspect", "-f", "{{.HostConfig.MemorySwap}}", "upd"); got != "134217728" {
+		t.Fatalf("recorded default swap: %s, want twice the memory as Docker records it", got)
+	}
+
+	d.Must("update", "--memory", "100m", "--pids-limit", "50", "--restart", "on-failure:3", "upd")
+	if got := readTrim(t, memFile) + " " + readTrim(t, pidsFile); got != "104857600 50" {
+		t.Fatalf("after update, memory and pids limits: %s", got)
+	}
+	if got := d.Must("inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}", "upd"); got != "104857600 50 on-failure:3" {
+		t.Fatalf("inspect after update: %s", got)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--memory", "200m"}, "Memory limit should be smaller than already set memoryswap limit"},
+		{[]string{"--cpu-quota", "20000"}, "Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set"},
+		{[]string{"--memory", "1m", "--memory-swap", "2m"}, "Minimum memory limit allowed is 6MB"},
+	} {
+		res := d.Berth(append(append([]string{"update"}, tc.args...), "upd")...)
+		if res.Code == 0 || !strings.Contains(res.Stderr, tc.want) {
+			t.Fatalf("update %v: %s, want %q", tc.args, res, tc.want)
+		}
+	}
+	if got := readTrim(t, memFile); got != "104857600" {
+		t.Fatalf("a refused update changed the limit: %s", got)
+	}
+	d.Must("update", "--pids-limit", "-1", "upd")
+	if got := readTrim(t, pidsFile); got != "max" {
+		t.Fatalf("pids limit after --pids-limit -1: %s", got)
+	}
+
+	// Stopped: recorded, applied at the next start.
+	d.Must("stop", "-t", "0", "upd")
+	d.Must("update", "--memory", "300m", "--memory-swap", "600m", "upd")
+	d.Must("start", "upd")
+	if got := readTrim(t, memFile); got != "314572800" {
+		t.Fatalf("limit at the start after an update of the stopped container: %s", got)
+	}
+
+	d.Must("run", "-d", "--rm", "--name", "gone", "busybox", "sleep", "300")
+	if res := d.Berth("update", "--restart", "always", "gone"); res.Code == 0 || !strings.Contains(res.Stderr, "Restart policy cannot be updated because AutoRemove is enabled for the container") {
+		t.Fatalf("restart policy of a --rm container: %s", res)
+	}
+	if res := d.Berth("update", "--memory", "64m", "nonexistent"); res.Code == 0 || !strings.Contains(res.Stderr, "No such container: nonexistent") {
+		t.Fatalf("update of no container: %s", res)
+	}
+}
