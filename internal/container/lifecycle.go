@@ -102,9 +102,13 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 	if err != nil {
 		return fail(err)
 	}
+	attrs, err := logs.Attributes(rec.HostConfig.LogConfig.Config, logInfo(&rec))
+	if err != nil {
+		return fail(errdefs.ErrInvalidArgument.WithMessage(err.Error()))
+	}
 	task, err := s.rt.Create(ctx, runtime.CreateOpts{
 		ID: rec.ID, Spec: sp, LogPath: rec.LogPath, LogMaxSize: lc.MaxSize, LogMaxFiles: lc.MaxFiles, LogCompress: lc.Compress,
-		OpenStdin: rec.Config.OpenStdin, StdinOnce: rec.Config.StdinOnce,
+		LogAttrs: attrs, OpenStdin: rec.Config.OpenStdin, StdinOnce: rec.Config.StdinOnce,
 	})
 	if err != nil {
 		return fail(err)
@@ -173,6 +177,15 @@ func (s *Service) buildSpec(rec *Record, rootfs string) (*specs.Spec, error) {
 		InitBinary: s.initBinary, InitPath: initproc.Path,
 		JoinNamespaces: joins, ShmPath: shm,
 	})
+}
+
+// logInfo is what the log options' attributes and tag are made of.
+func logInfo(rec *Record) logs.Info {
+	return logs.Info{
+		ContainerID: rec.ID, ContainerName: rec.Name, ImageID: rec.Image.String(), ImageName: rec.Config.Image,
+		Hostname: rec.Config.Hostname, Command: strings.Join(append([]string{rec.Path}, rec.Args...), " "),
+		Labels: rec.Config.Labels, Env: rec.Config.Env,
+	}
 }
 
 // cgroupsPath is the container's cgroup: under /berth, or under

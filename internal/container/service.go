@@ -568,6 +568,9 @@ func (s *Service) create(id, name string, cfg *container.Config, hc *container.H
 		State:   State{Status: "created"},
 		LogPath: logFile, Dir: dir,
 	}
+	if _, err := logs.Attributes(hc.LogConfig.Config, logInfo(rec)); err != nil { // a tag template that cannot run
+		return nil, errdefs.ErrInvalidArgument.WithMessage(err.Error())
+	}
 	return rec, s.persist(rec)
 }
 

@@ -10,16 +10,19 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
 
 // Entry is one log line as the json-file driver stores it.
 type Entry struct {
-	Log    string    `json:"log"`
-	Stream string    `json:"stream"`
-	Time   time.Time `json:"time"`
+	Log    string            `json:"log"`
+	Stream string            `json:"stream"`
+	Attrs  map[string]string `json:"attrs,omitempty"` // json-file's extra attributes (Attributes)
+	Time   time.Time         `json:"time"`
 }
 
 // Writer appends entries to a json-file log, rotating it when it grows
@@ -30,6 +33,7 @@ type Writer struct {
 	maxSize  int64 // 0: never rotate
 	maxFiles int
 	compress bool
+	attrs    map[string]string
 
 	mu          sync.Mutex
 	f           *os.File
@@ -54,7 +58,7 @@ func NewWriter(path string, c Config) (*Writer, error) {
 		f.Close()
 		return nil, err
 	}
-	return &Writer{path: path, maxSize: maxSize, maxFiles: maxFiles, compress: c.Compress, f: f, size: fi.Size()}, nil
+	return &Writer{path: path, maxSize: maxSize, maxFiles: maxFiles, compress: c.Compress, attrs: c.Attrs, f: f, size: fi.Size()}, nil
 }
 
 // Config is a container's log driver and its options, parsed.
@@ -63,6 +67,8 @@ type Config struct {
 	MaxSize  int64  // 0: never rotate
 	MaxFiles int
 	Compress bool // gzip rotated files
+	// Attrs go with every entry (json-file's labels, env and tag options).
+	Attrs map[string]string
 }
 
 // Logged reports whether the driver keeps a log (none does not).
@@ -107,6 +113,16 @@ func ParseConfig(driver string, opts map[string]string) (Config, error) {
 			if c.Driver != "json-file" {
 				return c, fmt.Errorf("unknown log opt '%s' for %s log driver", k, c.Driver)
 			}
+			if strings.HasSuffix(k, "-regex") {
+				if _, err := regexp.Compile(v); err != nil {
+					return c, fmt.Errorf("invalid %s %q: %w", k, v, err)
+				}
+			}
+			if k == "tag" {
+				if _, err := tagTemplate(v); err != nil {
+					return c, err
+				}
+			}
 		default:
 			return c, fmt.Errorf("unknown log opt '%s' for %s log driver", k, c.Driver)
 		}
@@ -142,7 +158,7 @@ func (w *Writer) Write(stream string, line []byte, t time.Time) error {
 	w.buf.Reset()
 	enc := json.NewEncoder(&w.buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(Entry{Log: string(line), Stream: stream, Time: t.UTC()}); err != nil {
+	if err := enc.Encode(Entry{Log: string(line), Stream: stream, Attrs: w.attrs, Time: t.UTC()}); err != nil {
 		return err
 	}
 	if w.maxSize > 0 && w.size > 0 && w.size+int64(w.buf.Len()) > w.maxSize {

@@ -120,6 +120,7 @@ type CreateOpts struct {
 	LogMaxSize  int64
 	LogMaxFiles int
 	LogCompress bool
+	LogAttrs    map[string]string
 	OpenStdin   bool
 	StdinOnce   bool
 }
@@ -158,7 +159,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (*Task, error) {
 		return nil, err
 	}
 	opts := shim.Options{Version: shim.Version, ID: o.ID, Socket: t.client.Socket, StateRoot: filepath.Join(r.execRoot, "runtime"), SeccompDir: filepath.Join(r.execRoot, "seccomp"),
-		LogPath: o.LogPath, LogMaxSize: o.LogMaxSize, LogMaxFiles: o.LogMaxFiles, LogCompress: o.LogCompress, OpenStdin: o.OpenStdin, StdinOnce: o.StdinOnce}
+		LogPath: o.LogPath, LogMaxSize: o.LogMaxSize, LogMaxFiles: o.LogMaxFiles, LogCompress: o.LogCompress, LogAttrs: o.LogAttrs, OpenStdin: o.OpenStdin, StdinOnce: o.StdinOnce}
 	if p := o.Spec.Process; p != nil {
 		opts.Terminal, opts.ConsoleSize = p.Terminal, p.ConsoleSize
 	}

@@ -36,7 +36,8 @@ type Options struct {
 	LogPath     string // the container's log ("": none is kept)
 	LogMaxSize  int64
 	LogMaxFiles int
-	LogCompress bool // gzip rotated files
+	LogCompress bool              // gzip rotated files
+	LogAttrs    map[string]string `json:",omitempty"` // with every json-file entry
 	OpenStdin   bool
 	StdinOnce   bool
 	// From the spec's process, so that the shim need not read the spec

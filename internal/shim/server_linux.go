@@ -157,7 +157,7 @@ func (s *server) create() error {
 	var log *logs.Writer
 	if s.opts.LogPath != "" {
 		var err error
-		log, err = logs.NewWriter(s.opts.LogPath, logs.Config{MaxSize: s.opts.LogMaxSize, MaxFiles: s.opts.LogMaxFiles, Compress: s.opts.LogCompress})
+		log, err = logs.NewWriter(s.opts.LogPath, logs.Config{MaxSize: s.opts.LogMaxSize, MaxFiles: s.opts.LogMaxFiles, Compress: s.opts.LogCompress, Attrs: s.opts.LogAttrs})
 		if err != nil {
 			return err
 		}

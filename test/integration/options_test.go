@@ -279,3 +279,30 @@ func TestUpdate(t *testing.T) {
 		t.Fatalf("update of no container: %s", res)
 	}
 }
+
+// TestLogDetails: json-file's labels, env and tag options become each
+// line's attributes, which `logs --details` prints before the line as
+// Docker does; timestamps have nine digits of fraction.
+func TestLogDetails(t *testing.T) {
+	t.Parallel()
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	d.Must("run", "--name", "lgd", "--label", "app=shop", "--label", "skip=1", "-e", "REGION=eu west",
+		"--log-opt", "labels=app", "--log-opt", "env=REGION", "--log-opt", "tag={{.Name}}/{{.ImageName}}",
+		"busybox", "echo", "hello")
+	if out := d.Must("logs", "--details", "lgd"); out != "REGION=eu+west,app=shop,tag=lgd%2Fbusybox hello" {
+		t.Fatalf("logs --details: %q", out)
+	}
+	d.Must("run", "--name", "plain", "busybox", "echo", "hello")
+	if out := d.Berth("logs", "--details", "plain").Stdout; out != " hello\n" {
+		t.Fatalf("logs --details without attributes: %q, want a lone space before the line", out)
+	}
+	out := d.Must("logs", "-t", "--details", "plain")
+	ts, rest, _ := strings.Cut(out, " ")
+	if len(ts) != len("2006-01-02T15:04:05.000000000Z") || rest != " hello" {
+		t.Fatalf("logs -t --details: %q", out)
+	}
+	if res := d.Berth("run", "--log-opt", "tag={{.Bogus}}", "busybox", "true"); res.Code == 0 || !strings.Contains(res.Stderr, "invalid log tag") {
+		t.Fatalf("a tag that cannot run: %s", res)
+	}
+}

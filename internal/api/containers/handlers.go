@@ -406,10 +406,14 @@ func (rt *Router) logs(w http.ResponseWriter, r *http.Request) error {
 		fw.Write(nil)
 		sent = true
 	}
+	details := httputil.BoolValue(r, "details")
 	_, err = rt.b.Logs(r.Context(), rec.ID, opts, func(e logs.Entry) error {
 		line := e.Log
+		if details {
+			line = logs.Details(e.Attrs) + line
+		}
 		if timestamps {
-			line = e.Time.Format(time.RFC3339Nano) + " " + line
+			line = e.Time.Format(rfc3339NanoFixed) + " " + line
 		}
 		return writeLogLine(fw, rec.Config.Tty, e, line)
 	})
@@ -526,6 +530,10 @@ func (rt *Router) execStart(w http.ResponseWriter, r *http.Request) error {
 
 // writeLogLine writes line, the text of log entry e, as a container's
 // stream carries it: raw with a TTY, else in a stdcopy frame of its stream.
+// rfc3339NanoFixed is Docker's log timestamp: always nine digits of
+// fraction, so that lines align.
+const rfc3339NanoFixed = "2006-01-02T15:04:05.000000000Z07:00"
+
 func writeLogLine(w io.Writer, tty bool, e logs.Entry, line string) error {
 	if tty {
 		_, err := io.WriteString(w, line)

@@ -260,6 +260,7 @@ func newLogsCommand(c *cli.CLI) *cobra.Command {
 	fs.StringVar(&opts.Since, "since", "", "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
 	fs.StringVar(&opts.Until, "until", "", "Show logs before a timestamp or relative")
 	fs.BoolVarP(&opts.Timestamps, "timestamps", "t", false, "Show timestamps")
+	fs.BoolVar(&opts.Details, "details", false, "Show extra details provided to logs")
 	return cmd
 }
 
