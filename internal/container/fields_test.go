@@ -1,7 +1,11 @@
 package container
 
 import (
+	"io/fs"
+	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -166,5 +170,120 @@ func TestCheckFieldsAcceptsWhatBerthHonours(t *testing.T) {
 				t.Fatalf("got %v, want %q", err, tc.err)
 			}
 		})
+	}
+}
+
+// effects names, for each honoured field, the tests (unit or end-to-end)
+// that show what it does; TestEveryHonouredFieldHasAnEffectTest keeps the
+// two lists together and checks that the tests exist.
+var effects = map[string][]string{
+	"Config.Hostname":        {"TestRunOptionsReachTheProcess"},
+	"Config.Domainname":      {"TestContainerDefaultsAsDocker"},
+	"Config.User":            {"TestRunOptionsReachTheProcess", "TestExecAndAttachFraming"},
+	"Config.AttachStdin":     {"TestRunInteractiveStdin"},
+	"Config.AttachStdout":    {"TestRunHelloWorldWithoutRegistry"},
+	"Config.AttachStderr":    {"TestLogsKeepStreamsApartAndRotate"},
+	"Config.ExposedPorts":    {"TestListFiltersBeforeSinceUntil"},
+	"Config.Tty":             {"TestTerminalResize", "TestHonouredOptionsTakeEffect"},
+	"Config.OpenStdin":       {"TestRunInteractiveStdin"},
+	"Config.StdinOnce":       {"TestRunInteractiveStdin"},
+	"Config.Env":             {"TestRunOptionsReachTheProcess", "TestMergeEnv"},
+	"Config.Cmd":             {"TestRunOptionsReachTheProcess"},
+	"Config.Image":           {"TestRunOptionsReachTheProcess"},
+	"Config.WorkingDir":      {"TestRunOptionsReachTheProcess", "TestValidateConfig"},
+	"Config.Entrypoint":      {"TestRunOptionsReachTheProcess"},
+	"Config.Labels":          {"TestPsFiltersAndFormats", "TestLogDetails"},
+	"Config.StopSignal":      {"TestStopKillRestartPauseRename", "TestStartAttachAndImageStopSignal"},
+	"Config.StopTimeout":     {"TestHonouredOptionsTakeEffect"},
+	"Config.NetworkDisabled": {"TestDefaultSecurity"},               // loopback only, as every container until the bridge lands
+	"Config.ArgsEscaped":     {"TestEveryFieldIsHonouredOrRefused"}, // Windows only: nothing to do on Linux
+	"Config.OnBuild":         {"TestEveryFieldIsHonouredOrRefused"}, // build metadata, kept as given
+	"Config.Shell":           {"TestEveryFieldIsHonouredOrRefused"}, // build metadata, kept as given
+
+	"HostConfig.ContainerIDFile":      {"TestEveryFieldIsHonouredOrRefused"}, // the client writes it
+	"HostConfig.LogConfig":            {"TestLogDrivers", "TestLogDetails"},
+	"HostConfig.NetworkMode":          {"TestDefaultSecurity", "TestGenerate"},
+	"HostConfig.RestartPolicy":        {"TestRestartPolicy", "TestRestartPolicies", "TestDaemonRestartAppliesRestartPolicies"},
+	"HostConfig.AutoRemove":           {"TestRunRmLeavesNothing", "TestRemove"},
+	"HostConfig.ConsoleSize":          {"TestHonouredOptionsTakeEffect"},
+	"HostConfig.Annotations":          {"TestHonouredOptionsTakeEffect"},
+	"HostConfig.CapAdd":               {"TestDefaultSecurity", "TestGenerate"},
+	"HostConfig.CapDrop":              {"TestDefaultSecurity", "TestGenerate"},
+	"HostConfig.CgroupnsMode":         {"TestHonouredOptionsTakeEffect"},
+	"HostConfig.DNS":                  {"TestSecurityOptsAndDNSOptions"},
+	"HostConfig.DNSOptions":           {"TestSecurityOptsAndDNSOptions"},
+	"HostConfig.DNSSearch":            {"TestSecurityOptsAndDNSOptions"},
+	"HostConfig.ExtraHosts":           {"TestHonouredOptionsTakeEffect"},
+	"HostConfig.GroupAdd":             {"TestExecAndAttachFraming"},
+	"HostConfig.IpcMode":              {"TestNamespaceOptions", "TestLifecycleAsDocker"},
+	"HostConfig.OomScoreAdj":          {"TestHonouredOptionsTakeEffect"},
+	"HostConfig.Privileged":           {"TestDefaultSecurity", "TestDeviceOptions"},
+	"HostConfig.ReadonlyRootfs":       {"TestDefaultSecurity"},
+	"HostConfig.SecurityOpt":          {"TestDefaultSecurity", "TestSecurityOptsAndDNSOptions"},
+	"HostConfig.Tmpfs":                {"TestHonouredOptionsTakeEffect"},
+	"HostConfig.ShmSize":              {"TestHonouredOptionsTakeEffect", "TestNamespaceOptions"},
+	"HostConfig.Sysctls":              {"TestHonouredOptionsTakeEffect"},
+	"HostConfig.Runtime":              {"TestCreateValidationAsDocker", "TestValidateHostConfig"},
+	"HostConfig.Init":                 {"TestRunInitReapsAndForwardsSignals"},
+	"HostConfig.MaskedPaths":          {"TestHonouredOptionsTakeEffect"},
+	"HostConfig.ReadonlyPaths":        {"TestHonouredOptionsTakeEffect"},
+	"HostConfig.PidMode":              {"TestNamespaceOptions", "TestJoinNamespaces"},
+	"HostConfig.UTSMode":              {"TestNamespaceOptions", "TestGenerate"},
+	"HostConfig.CgroupParent":         {"TestCgroupOptions"},
+	"HostConfig.Devices":              {"TestDeviceOptions", "TestGenerate"},
+	"HostConfig.DeviceCgroupRules":    {"TestDeviceOptions", "TestGenerate"},
+	"HostConfig.BlkioWeight":          {"TestCgroupOptions", "TestBlockIOOfABlockDevice"},
+	"HostConfig.BlkioWeightDevice":    {"TestCgroupOptions", "TestBlockIOOfABlockDevice"},
+	"HostConfig.BlkioDeviceReadBps":   {"TestCgroupOptions", "TestBlockIOOfABlockDevice"},
+	"HostConfig.BlkioDeviceWriteBps":  {"TestBlockIOOfABlockDevice"},
+	"HostConfig.BlkioDeviceReadIOps":  {"TestBlockIOOfABlockDevice"},
+	"HostConfig.BlkioDeviceWriteIOps": {"TestCgroupOptions", "TestBlockIOOfABlockDevice"},
+	"HostConfig.OomKillDisable":       {"TestCgroupOptions", "TestGenerate"},
+	"HostConfig.CPUShares":            {"TestResourceLimits", "TestUpdateAppliesToTheRunningContainerOrNothing"},
+	"HostConfig.Memory":               {"TestResourceLimits", "TestUpdate"},
+	"HostConfig.NanoCPUs":             {"TestResourceLimits", "TestGenerate"},
+	"HostConfig.CPUPeriod":            {"TestResourceLimits"},
+	"HostConfig.CPUQuota":             {"TestResourceLimits"},
+	"HostConfig.CpusetCpus":           {"TestResourceLimits"},
+	"HostConfig.CpusetMems":           {"TestResourceLimits"},
+	"HostConfig.MemoryReservation":    {"TestResourceLimits"},
+	"HostConfig.MemorySwap":           {"TestResourceLimits", "TestUpdate"},
+	"HostConfig.PidsLimit":            {"TestResourceLimits", "TestUpdate"},
+	"HostConfig.Ulimits":              {"TestResourceLimits", "TestGenerate"},
+}
+
+func TestEveryHonouredFieldHasAnEffectTest(t *testing.T) {
+	tests := map[string]bool{}
+	root := filepath.Join("..", "..")
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, "_test.go") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, m := range regexp.MustCompile(`(?m)^func (Test\w+)\(`).FindAllStringSubmatch(string(b), -1) {
+			tests[m[1]] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f := range honoured {
+		if len(effects[f]) == 0 {
+			t.Errorf("honoured field %s names no test that shows its effect", f)
+		}
+	}
+	for f, names := range effects {
+		if _, ok := honoured[f]; !ok {
+			t.Errorf("effects lists %s, which is not honoured", f)
+		}
+		for _, n := range names {
+			if !tests[n] {
+				t.Errorf("%s: no test %s", f, n)
+			}
+		}
 	}
 }

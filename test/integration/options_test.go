@@ -3,12 +3,15 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
 	"github.com/opencontainers/cgroups"
 	"golang.org/x/sys/unix"
 
@@ -304,5 +307,96 @@ func TestLogDetails(t *testing.T) {
 	}
 	if res := d.Berth("run", "--log-opt", "tag={{.Bogus}}", "busybox", "true"); res.Code == 0 || !strings.Contains(res.Stderr, "invalid log tag") {
 		t.Fatalf("a tag that cannot run: %s", res)
+	}
+}
+
+// TestHonouredOptionsTakeEffect: options the field table lists as
+// honoured, each seen from inside the container (or in what the runtime
+// was given).
+func TestHonouredOptionsTakeEffect(t *testing.T) {
+	t.Parallel()
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	run := func(args ...string) string { return d.Must(append([]string{"run", "--rm"}, args...)...) }
+
+	if out := run("--add-host", "db.local:192.0.2.7", "busybox", "grep", "db.local", "/etc/hosts"); out != "192.0.2.7\tdb.local" {
+		t.Fatalf("--add-host: %q", out)
+	}
+	if out := run("--oom-score-adj", "321", "busybox", "cat", "/proc/self/oom_score_adj"); out != "321" {
+		t.Fatalf("--oom-score-adj: %q", out)
+	}
+	if out := run("--sysctl", "net.ipv4.ip_local_port_range=40000 40100", "busybox", "cat", "/proc/sys/net/ipv4/ip_local_port_range"); out != "40000\t40100" {
+		t.Fatalf("--sysctl: %q", out)
+	}
+	if out := run("--tmpfs", "/scratch:size=1m", "busybox", "sh", "-c", "df -k /scratch | tail -1 | awk '{print $2}'"); out != "1024" {
+		t.Fatalf("--tmpfs size=1m: %q", out)
+	}
+	if out := run("--shm-size", "2m", "busybox", "sh", "-c", "df -k /dev/shm | tail -1 | awk '{print $2}'"); out != "2048" {
+		t.Fatalf("--shm-size 2m: %q", out)
+	}
+
+	cli, err := client.NewClientWithOpts(client.WithHost(d.Host()), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx := context.Background()
+	// Fields the CLIs have no flag for, or that only the API sends: the
+	// container's own cgroup namespace or the host's, masked and
+	// read-only paths, annotations, the TTY's size at start.
+	hostCgroupNS, _ := os.Readlink("/proc/self/ns/cgroup")
+	cases := []struct {
+		name string
+		cfg  container.Config
+		hc   container.HostConfig
+		want func(out string) bool
+	}{
+		{"cgroupns host", container.Config{Cmd: []string{"readlink", "/proc/self/ns/cgroup"}}, container.HostConfig{CgroupnsMode: "host"},
+			func(out string) bool { return out == hostCgroupNS }},
+		{"cgroupns private", container.Config{Cmd: []string{"readlink", "/proc/self/ns/cgroup"}}, container.HostConfig{CgroupnsMode: "private"},
+			func(out string) bool { return out != hostCgroupNS && strings.HasPrefix(out, "cgroup:") }},
+		{"masked paths", container.Config{Cmd: []string{"sh", "-c", "wc -c < /etc/hostname; wc -c < /proc/keys | tr -d ' '"}}, container.HostConfig{MaskedPaths: []string{"/etc/hostname"}},
+			func(out string) bool { f := strings.Fields(out); return len(f) == 2 && f[0] == "0" && f[1] != "0" }},
+		{"read-only paths", container.Config{Cmd: []string{"sh", "-c", "mkdir /w && touch /w/x && echo writable; touch /tmp/x 2>/dev/null || echo ro"}}, container.HostConfig{ReadonlyPaths: []string{"/tmp"}},
+			func(out string) bool { return out == "writable\nro" }},
+		{"console size", container.Config{Cmd: []string{"stty", "size"}, Tty: true}, container.HostConfig{ConsoleSize: [2]uint{31, 101}},
+			func(out string) bool { return strings.TrimSpace(out) == "31 101" }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.Image = "busybox"
+			c, err := cli.ContainerCreate(ctx, &tc.cfg, &tc.hc, nil, nil, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cli.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			d.Must("wait", c.ID)
+			if out := d.Must("logs", c.ID); !tc.want(out) {
+				t.Fatalf("%s: %q", tc.name, out)
+			}
+		})
+	}
+	c, err := cli.ContainerCreate(ctx, &container.Config{Image: "busybox", Cmd: []string{"sleep", "300"}},
+		&container.HostConfig{Annotations: map[string]string{"org.example.team": "shop"}}, nil, nil, "annotated")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(d.ExecRoot, "containers", c.ID, "config.json"))
+	if err != nil || !strings.Contains(string(b), `"org.example.team":"shop"`) {
+		t.Fatalf("annotations not in the OCI spec the runtime got: %v", err)
+	}
+	// StopTimeout: the container's own, used by a stop that names none.
+	d.Must("run", "-d", "--name", "stubborn", "--stop-timeout", "1", "busybox", "sh", "-c", "trap '' TERM; while :; do sleep 1; done")
+	if got := d.Must("inspect", "-f", "{{.Config.StopTimeout}}", "stubborn"); got != "1" {
+		t.Fatalf("StopTimeout: %s", got)
+	}
+	d.Must("stop", "stubborn") // would wait 10 s with the default
+	if got := d.Must("inspect", "-f", "{{.State.ExitCode}}", "stubborn"); got != "137" {
+		t.Fatalf("stubborn container after stop: exit %s, want 137 (killed after its own 1 s)", got)
 	}
 }
