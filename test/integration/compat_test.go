@@ -578,8 +578,8 @@ func TestSecurityOptsAndDNSOptions(t *testing.T) {
 	}
 	for _, tc := range []struct{ args, want string }{
 		{"--security-opt apparmor=docker-default", "berth: --security-opt apparmor=docker-default is not supported"},
-		{"--device /dev/null", "berth: --device (HostConfig.Devices) is not supported yet"},
-		{"--uts host", "berth: --uts (HostConfig.UTSMode) is not supported yet"},
+		{"--gpus all", "berth: --gpus (HostConfig.DeviceRequests) is not supported yet"},
+		{"--cpu-rt-runtime 100", "berth: --cpu-rt-runtime (HostConfig.CPURealtimeRuntime) is not supported yet"},
 		{"--health-cmd true", "berth: --health-cmd (Config.Healthcheck) is not supported yet"},
 		{"-v /data", "berth: -v (Config.Volumes) is not supported yet"},
 	} {

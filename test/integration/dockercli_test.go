@@ -101,6 +101,28 @@ func TestDockerCLIAgainstBerth(t *testing.T) {
 	if st := must("inspect", "-f", "{{.State.Running}} {{.Name}}", "web"); st != "true /web" {
 		t.Fatalf("inspect: %q", st)
 	}
+	// update: the running container's limits, as docker update sends them.
+	if got := must("update", "--memory", "200m", "--memory-swap", "400m", "--cpus", "0.5", "--restart", "unless-stopped", "web"); got != "web" {
+		t.Fatalf("update: %q", got)
+	}
+	if got := must("inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.NanoCPUs}} {{.HostConfig.RestartPolicy.Name}}", "web"); got != "209715200 500000000 unless-stopped" {
+		t.Fatalf("inspect after update: %q", got)
+	}
+	if got := must("exec", "web", "sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max"); got != "209715200" {
+		t.Fatalf("memory limit inside after update: %q", got)
+	}
+	// Joining the container's PID namespace, with the host's null device
+	// at another path, and the log's details.
+	if got := must("run", "--rm", "--pid", "container:web", "--device", "/dev/null:/dev/nothing", "busybox", "sh", "-c", "test -c /dev/nothing && ps -o comm | grep -c '^sh$'"); got == "0" {
+		t.Fatalf("--pid container:web sees none of web's processes: %q", got)
+	}
+	if got := must("run", "--name", "detailed", "--label", "team=a", "--log-opt", "labels=team", "busybox", "echo", "hi"); got != "hi" {
+		t.Fatalf("run: %q", got)
+	}
+	if got := must("logs", "--details", "detailed"); got != "team=a hi" {
+		t.Fatalf("logs --details: %q", got)
+	}
+	must("rm", "detailed")
 	follow := exec.Command(dockerBin, "logs", "-f", "web")
 	follow.Env = append(os.Environ(), env...)
 	var logs strings.Builder
