@@ -16,6 +16,7 @@ import (
 
 	"github.com/berthproject/berth/internal/logs"
 	"github.com/berthproject/berth/internal/shim"
+	"github.com/berthproject/berth/internal/spec"
 )
 
 // Stream is a connection to a container's (or exec's) stdio: stdcopy
@@ -354,6 +355,13 @@ func (s *Service) execProcess(rec Record, cfg ExecConfig) (*specs.Process, error
 	p.Env = env
 	if cfg.WorkingDir != "" {
 		p.Cwd = cfg.WorkingDir
+	}
+	if cfg.Privileged { // as Docker: every capability the engine has
+		caps := s.hostCaps
+		if caps == nil {
+			caps = spec.AllCapabilities
+		}
+		p.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Permitted: caps, Effective: caps}
 	}
 	if cfg.User != "" {
 		uid, gid, groups, err := resolveUser(sp.Root.Path, cfg.User, rec.HostConfig.GroupAdd)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"testing"
 
@@ -389,6 +390,33 @@ func TestHonouredOptionsTakeEffect(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(d.ExecRoot, "containers", c.ID, "config.json"))
 	if err != nil || !strings.Contains(string(b), `"org.example.team":"shop"`) {
 		t.Fatalf("annotations not in the OCI spec the runtime got: %v", err)
+	}
+	// exec --privileged: every capability, where a plain exec has the
+	// container's.
+	plain := d.Must("exec", "annotated", "grep", "CapEff", "/proc/self/status")
+	if priv := d.Must("exec", "--privileged", "annotated", "grep", "CapEff", "/proc/self/status"); priv != "CapEff:\t"+hostCapBnd(t) || plain == priv {
+		t.Fatalf("exec --privileged: %q (plain exec: %q), want the host's %s", priv, plain, hostCapBnd(t))
+	}
+	// Query parameters berth cannot honour are refused, not dropped.
+	for _, tc := range []struct{ method, path, want string }{
+		{"POST", "/containers/create?platform=linux/arm64", "berth: create --platform linux/arm64 is not supported: only the host's platform"},
+		{"DELETE", "/containers/annotated?link=1", "berth: rm --link is not supported yet"},
+		{"GET", "/images/json?shared-size=1", "berth: images shared-size=1 is not supported yet"},
+		{"GET", "/images/json?manifests=1", "berth: images manifests=1 is not supported yet"},
+	} {
+		var code int
+		var body string
+		if tc.method == "POST" {
+			code, body = postJSON(t, d, tc.path, `{"Image":"busybox"}`)
+		} else {
+			code, body = getJSON(t, d, tc.method, tc.path, nil)
+		}
+		if code != 400 || !strings.Contains(body, tc.want) {
+			t.Errorf("%s %s: %d %s, want 400 %q", tc.method, tc.path, code, body, tc.want)
+		}
+	}
+	if code, body := postJSON(t, d, "/containers/create?platform=linux/"+goruntime.GOARCH, `{"Image":"busybox"}`); code != 201 {
+		t.Errorf("create for the host's platform: %d %s", code, body)
 	}
 	// StopTimeout: the container's own, used by a stop that names none.
 	d.Must("run", "-d", "--name", "stubborn", "--stop-timeout", "1", "busybox", "sh", "-c", "trap '' TERM; while :; do sleep 1; done")

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,9 @@ func (rt *Router) create(w http.ResponseWriter, r *http.Request) error {
 		req.HostConfig = &container.HostConfig{}
 	}
 	createDefaults(r, req.HostConfig)
+	if err := hostPlatform(r.FormValue("platform")); err != nil {
+		return err
+	}
 	res, err := rt.b.Create(r.FormValue("name"), req.Config, req.HostConfig, req.NetworkingConfig)
 	if err != nil {
 		return err
@@ -178,6 +182,9 @@ func (rt *Router) kill(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (rt *Router) remove(w http.ResponseWriter, r *http.Request) error {
+	if httputil.BoolValue(r, "link") {
+		return errdefs.ErrInvalidArgument.WithMessage("berth: rm --link is not supported yet (links come with the bridge network)")
+	}
 	if err := rt.b.Remove(r.PathValue("id"), httputil.BoolValue(r, "force")); err != nil {
 		return err
 	}
@@ -190,6 +197,30 @@ func (rt *Router) rename(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// hostPlatform accepts a create's platform ("os/arch[/variant]") only if
+// it is the host's: berth runs no emulation, and keeps one image per
+// reference.
+func hostPlatform(p string) error {
+	if p == "" {
+		return nil
+	}
+	parts := strings.Split(strings.ToLower(p), "/")
+	arch := ""
+	if len(parts) > 1 {
+		arch = parts[1]
+	}
+	if arch == "x86_64" || arch == "x86-64" {
+		arch = "amd64"
+	}
+	if arch == "aarch64" {
+		arch = "arm64"
+	}
+	if parts[0] != "linux" || len(parts) < 2 || arch != goruntime.GOARCH {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("berth: create --platform %s is not supported: only the host's platform, linux/%s", p, goruntime.GOARCH))
+	}
 	return nil
 }
 

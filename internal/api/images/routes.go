@@ -90,8 +90,13 @@ func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	all := httputil.BoolValue(r, "all")
-	_ = all // every image we store is a top-level image: there are no intermediate ones yet
+	// all: every image berth stores is a top-level one (no intermediate
+	// images until builds land), so with or without it the list is the same.
+	for _, q := range []string{"shared-size", "manifests"} {
+		if httputil.BoolValue(r, q) {
+			return errdefs.ErrInvalidArgument.WithMessage("berth: images " + q + "=1 is not supported yet")
+		}
+	}
 	out := []imagetypes.Summary{}
 	for _, img := range imgs {
 		if f.Contains("dangling") {
