@@ -174,6 +174,14 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	add(fmt.Sprintf("`exec bench-exec true` into a running container, %d runs", o.runs), res)
+	shares := 0
+	if res, err = interleave(ctx, engines, o.runs, func(e *engine) []string {
+		shares++
+		return e.cmd("update", "--cpu-shares", fmt.Sprint(512+shares%2*512), "bench-exec")
+	}); err != nil {
+		return err
+	}
+	add(fmt.Sprintf("`update --cpu-shares` of that running container, %d runs", o.runs), res)
 	for _, e := range engines {
 		_, _ = e.do(ctx, "rm", "-f", "bench-exec")
 	}
