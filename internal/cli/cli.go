@@ -342,20 +342,26 @@ func Inspect(c *CLI, refs []string, format string, get func(ref string) (any, []
 		objs = append(objs, obj)
 	}
 	if format != "" {
-		var generic []any
-		for _, raw := range raws {
-			var v any
-			dec := json.NewDecoder(bytes.NewReader(raw))
-			dec.UseNumber() // 134217728, not 1.34217728e+08, as docker's typed objects print
-			_ = dec.Decode(&v)
-			generic = append(generic, v)
-		}
-		f, err := NewFormat(c.Out, format, nil)
-		if err != nil {
-			return err
-		}
-		for _, v := range generic {
-			if err := f.Row(v); err != nil {
+		// As docker's inspect: the typed object first (Go field names,
+		// {{.HostConfig.CPUShares}}), and if the template fails on it, the
+		// raw JSON (its keys, {{.HostConfig.CpuShares}}).
+		for i, raw := range raws {
+			var out bytes.Buffer
+			f, err := NewFormat(&out, format, nil)
+			if err != nil {
+				return err
+			}
+			if err := f.Row(objs[i]); err != nil {
+				var v any
+				dec := json.NewDecoder(bytes.NewReader(raw))
+				dec.UseNumber() // 134217728, not 1.34217728e+08, as typed numbers print
+				_ = dec.Decode(&v)
+				out.Reset()
+				if err := f.Row(v); err != nil {
+					return err
+				}
+			}
+			if _, err := c.Out.Write(out.Bytes()); err != nil {
 				return err
 			}
 		}

@@ -15,9 +15,10 @@ import (
 	"github.com/berthproject/berth/internal/testutil"
 )
 
-// upgradeFrom is the earlier berth the upgrade test starts with: the
-// engine as issue 2 left it (no record or shim format versions yet).
-const upgradeFrom = "bdcf924"
+// upgradeFrom are the earlier berths an upgrade is tested from: the engine
+// as issue 2 left it (no record or shim format versions yet), and the last
+// before shim format 2 (the update op, log attributes).
+var upgradeFrom = []string{"bdcf924", "bdd58a8"}
 
 // buildOld builds berth as it was at commit rev (from git archive: the
 // repository's history, which CI's clone has).
@@ -44,7 +45,13 @@ func buildOld(t *testing.T, rev string) string {
 // still running) and stop; one that exits after the upgrade gets its real
 // exit code; stopped ones stay as they were; new ones run beside them.
 func TestUpgradeAdoptsRunningContainers(t *testing.T) {
-	oldBin := buildOld(t, upgradeFrom)
+	for _, rev := range upgradeFrom {
+		t.Run("from "+rev, func(t *testing.T) { testUpgradeFrom(t, rev) })
+	}
+}
+
+func testUpgradeFrom(t *testing.T, rev string) {
+	oldBin := buildOld(t, rev)
 	newBin := testutil.Binary(t)
 	d := testutil.StartDaemonBinary(t, oldBin)
 	d.LoadBusybox()
@@ -91,7 +98,16 @@ func TestUpgradeAdoptsRunningContainers(t *testing.T) {
 	if st := d.Must("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "u2"); st != "exited 0" {
 		t.Errorf("stop of an adopted container: %q", st)
 	}
+	// update needs the shim's "update" op (format 2): an old shim cannot,
+	// and says so; nothing is recorded. Restarted under a new shim, it can.
+	if res := d.Berth("update", "--cpu-shares", "512", "u3"); res.Code == 0 || !strings.Contains(res.Stderr, "predates `update`") {
+		t.Errorf("update through the old shim: %s", res)
+	}
+	if got := d.Must("inspect", "-f", "{{.HostConfig.CPUShares}}", "u3"); got != "0" {
+		t.Errorf("a refused update was recorded: CPUShares %s", got)
+	}
 	d.Must("start", "u2") // now under a shim of the new berth
+	d.Must("update", "--cpu-shares", "512", "u2")
 	if out := d.Must("run", "--rm", "busybox", "echo", "new"); out != "new" {
 		t.Errorf("a new container beside the adopted ones: %q", out)
 	}
