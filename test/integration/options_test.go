@@ -61,7 +61,7 @@ func TestDeviceOptions(t *testing.T) {
 	}
 	out := d.Must("run", "--rm", "--device", dev+":/dev/mydev:r", "busybox", "sh", "-c",
 		"stat -c '%t %T' /dev/mydev; head -c 1 /dev/mydev >/dev/null && echo read; echo x > /dev/mydev || echo write-denied")
-	want := fmt.Sprintf("%x %x\nread\nwrite-denied", mustAtoi(t, mm[0]), mustAtoi(t, mm[1]))
+	want := fmt.Sprintf("%x %x\nread\nwrite-denied", atoi(t, mm[0]), atoi(t, mm[1]))
 	if !strings.HasPrefix(out, want) {
 		t.Fatalf("--device %s:/dev/mydev:r: got %q, want %q", dev, out, want)
 	}
@@ -72,14 +72,6 @@ func TestDeviceOptions(t *testing.T) {
 	if out := d.Must("run", "--rm", "--privileged", "busybox", "ls", "/dev"); !strings.Contains("\n"+out+"\n", "\n"+filepath.Base(dev)+"\n") {
 		t.Fatalf("--privileged does not see %s: %s", dev, out)
 	}
-}
-
-func mustAtoi(t *testing.T, s string) int {
-	var n int
-	if _, err := fmt.Sscan(s, &n); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 // TestNamespaceOptions: --pid container:, --ipc shareable/container:/none
