@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -44,6 +45,10 @@ type Record struct {
 	ManualStop   bool // stopped by the user: restart policies hold off
 	LogPath      string
 	Dir          string // data-root/containers/<id>
+	// Networks are the container's endpoints while it runs (the default
+	// bridge's, by network name); SandboxKey its network namespace file.
+	Networks   map[string]*network.EndpointSettings `json:",omitempty"`
+	SandboxKey string                               `json:",omitempty"`
 }
 
 // Running reports whether the container's process is alive.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"syscall"
 
+	"github.com/docker/docker/api/types/network"
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -13,6 +14,16 @@ import (
 	"github.com/berthproject/berth/internal/runtime"
 	"github.com/berthproject/berth/internal/shim"
 )
+
+// Networks is what the service needs of the network service
+// (internal/network): a container's endpoint on the default bridge.
+type Networks interface {
+	// Attach makes container id's network namespace (the file returned,
+	// which the runtime joins) connected to the default bridge.
+	Attach(id string) (netns string, ep *network.EndpointSettings, err error)
+	// Release undoes Attach; releasing what is not attached does nothing.
+	Release(id string) error
+}
 
 // Layers is what the service needs of the layer store (internal/layer):
 // a container's read-write layer and its mounted root.

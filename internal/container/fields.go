@@ -27,11 +27,11 @@ var honoured = map[string]string{
 	"Config.Tty": "", "Config.OpenStdin": "", "Config.StdinOnce": "", "Config.Env": "", "Config.Cmd": "",
 	"Config.Image": "", "Config.WorkingDir": "", "Config.Entrypoint": "", "Config.Labels": "",
 	"Config.StopSignal": "", "Config.StopTimeout": "",
-	"Config.NetworkDisabled": "no network but loopback (what every container gets until the bridge lands)",
+	"Config.NetworkDisabled": "no network but loopback",
 	"Config.ArgsEscaped":     "Windows only; ignored on Linux, as Docker", "Config.OnBuild": "build metadata, kept",
 	"Config.Shell": "build metadata, kept",
 
-	"HostConfig.ContainerIDFile": "written by the client", "HostConfig.LogConfig": "", "HostConfig.NetworkMode": "default, bridge (as none), none, host",
+	"HostConfig.ContainerIDFile": "written by the client", "HostConfig.LogConfig": "", "HostConfig.NetworkMode": "default and bridge (the default bridge), none, host",
 	"HostConfig.RestartPolicy": "", "HostConfig.AutoRemove": "", "HostConfig.ConsoleSize": "", "HostConfig.Annotations": "OCI annotations",
 	"HostConfig.CapAdd": "", "HostConfig.CapDrop": "", "HostConfig.CgroupnsMode": "", "HostConfig.DNS": "",
 	"HostConfig.DNSOptions": "", "HostConfig.DNSSearch": "", "HostConfig.ExtraHosts": "", "HostConfig.GroupAdd": "",

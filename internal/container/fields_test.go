@@ -195,7 +195,7 @@ var effects = map[string][]string{
 	"Config.Labels":          {"TestPsFiltersAndFormats", "TestLogDetails"},
 	"Config.StopSignal":      {"TestStopKillRestartPauseRename", "TestStartAttachAndImageStopSignal"},
 	"Config.StopTimeout":     {"TestHonouredOptionsTakeEffect"},
-	"Config.NetworkDisabled": {"TestDefaultSecurity"},               // loopback only, as every container until the bridge lands
+	"Config.NetworkDisabled": {"TestHonouredOptionsTakeEffect"},
 	"Config.ArgsEscaped":     {"TestEveryFieldIsHonouredOrRefused"}, // Windows only: nothing to do on Linux
 	"Config.OnBuild":         {"TestEveryFieldIsHonouredOrRefused"}, // build metadata, kept as given
 	"Config.Shell":           {"TestEveryFieldIsHonouredOrRefused"}, // build metadata, kept as given

@@ -13,6 +13,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
 	"github.com/moby/sys/signal"
 	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -70,9 +71,11 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 		}
 		_ = s.layers.Unmount(rec.ID)
 		unmountShm(rec.Dir)
+		s.releaseNetwork(rec.ID)
 		_ = s.rt.Delete(rec.ID)
 		e.mu.Lock()
 		e.rec.State.Status = "exited"
+		e.rec.Networks, e.rec.SandboxKey = detached(e.rec.Networks), ""
 		e.rec.State.ExitCode = code
 		e.rec.State.Error = msg
 		_ = s.persist(&e.rec)
@@ -91,6 +94,16 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 	rootfs, err := s.layers.Mount(rec.ID, rec.ImageTop)
 	if err != nil {
 		return fail(err)
+	}
+	if s.bridged(&rec) {
+		netns, ep, err := s.networks.Attach(rec.ID)
+		if err != nil {
+			return fail(err)
+		}
+		rec.Networks, rec.SandboxKey = map[string]*network.EndpointSettings{"bridge": ep}, netns
+		if err := writeHosts(rec.Dir, ep.IPAddress, rec.Config.Hostname, rec.Config.Domainname, rec.HostConfig); err != nil {
+			return fail(err)
+		}
 	}
 	t1 := time.Now()
 	sp, err := s.buildSpec(&rec, rootfs)
@@ -134,6 +147,7 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 	slog.Debug("container started", "id", rec.ID[:12], "mount", t1.Sub(t0), "spec", t2.Sub(t1), "shim", t3.Sub(t2), "exec", time.Since(t3))
 	e.mu.Lock()
 	e.rec.State = State{Status: "running", Pid: pid, StartedAt: time.Now().UTC()} // OOMKilled resets, as in Docker
+	e.rec.Networks, e.rec.SandboxKey = rec.Networks, rec.SandboxKey
 	_ = s.persist(&e.rec)
 	rec = e.rec
 	e.mu.Unlock()
@@ -164,6 +178,9 @@ func (s *Service) buildSpec(rec *Record, rootfs string) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	if rec.SandboxKey != "" {
+		joins[specs.NetworkNamespace] = rec.SandboxKey
+	}
 	if rec.HostConfig.IpcMode.IsShareable() {
 		if shm, err = mountShm(rec.Dir, rec.HostConfig); err != nil {
 			return nil, err
@@ -177,6 +194,41 @@ func (s *Service) buildSpec(rec *Record, rootfs string) (*specs.Spec, error) {
 		InitBinary: s.initBinary, InitPath: initproc.Path,
 		JoinNamespaces: joins, ShmPath: shm,
 	})
+}
+
+// bridged reports whether the container joins the default bridge: the
+// daemon has one, the container is of the default network, and its
+// network is not disabled (NetworkDisabled: loopback only).
+func (s *Service) bridged(rec *Record) bool {
+	switch rec.HostConfig.NetworkMode {
+	case "", "default", "bridge":
+		return s.networks != nil && !rec.Config.NetworkDisabled
+	}
+	return false
+}
+
+// releaseNetwork gives back a container's endpoint (logged, not fatal: a
+// restart reconciles what is left).
+func (s *Service) releaseNetwork(id string) {
+	if s.networks == nil {
+		return
+	}
+	if err := s.networks.Release(id); err != nil {
+		slog.Warn("release the container's network", "id", id[:12], "err", err)
+	}
+}
+
+// detached is what inspect shows of a stopped container's networks, as
+// Docker: the network, without address or endpoint.
+func detached(eps map[string]*network.EndpointSettings) map[string]*network.EndpointSettings {
+	if eps == nil {
+		return nil
+	}
+	out := map[string]*network.EndpointSettings{}
+	for name, ep := range eps {
+		out[name] = &network.EndpointSettings{NetworkID: ep.NetworkID}
+	}
+	return out
 }
 
 // logInfo is what the log options' attributes and tag are made of.
@@ -307,8 +359,10 @@ func (s *Service) monitor(e *entry, task Task) {
 	id := e.rec.ID
 	_ = s.layers.Unmount(id)
 	unmountShm(e.rec.Dir)
+	s.releaseNetwork(id)
 	s.forgetExecs(id) // they ended with the container
 	e.mu.Lock()
+	e.rec.Networks, e.rec.SandboxKey = detached(e.rec.Networks), ""
 	e.rec.State.Status = "exited"
 	e.rec.State.Pid = 0
 	e.rec.State.ExitCode = st.Code
@@ -654,6 +708,7 @@ func (s *Service) removeWith(e *entry, force, lazyFiles bool) error {
 	e.mu.Unlock()
 	removeFiles := func() error {
 		unmountShm(rec.Dir)
+		s.releaseNetwork(rec.ID)
 		if err := s.layers.RemoveRW(rec.ID); err != nil {
 			return fmt.Errorf("remove container filesystem: %w", err)
 		}

@@ -94,6 +94,8 @@ func (s *Service) Restore() error {
 			}
 			_ = s.layers.Unmount(r.ID)
 			unmountShm(r.Dir)
+			s.releaseNetwork(r.ID)
+			e.rec.Networks, e.rec.SandboxKey = detached(e.rec.Networks), ""
 			_ = s.rt.Delete(r.ID)
 			_ = s.persist(&e.rec)
 			if e.rec.HostConfig.AutoRemove {
@@ -127,6 +129,8 @@ func (s *Service) Restore() error {
 			_ = s.rt.Delete(r.ID)
 			_ = s.layers.Unmount(r.ID)
 			unmountShm(r.Dir)
+			s.releaseNetwork(r.ID)
+			e.rec.Networks, e.rec.SandboxKey = detached(e.rec.Networks), ""
 		}
 	}
 	// Leftovers of a crash mid-create or mid-remove.

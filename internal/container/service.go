@@ -62,6 +62,9 @@ type Deps struct {
 	// are v2 only: options the host cannot honour are refused.
 	Cgroups sysinfo.Cgroups
 	Unified bool
+	// Networks attaches containers of the default network to the bridge;
+	// nil: they get a namespace with loopback only.
+	Networks Networks
 }
 
 // Service is the container service. Its methods are safe for concurrent use.
@@ -77,6 +80,7 @@ type Service struct {
 	initBinary string
 	cgroups    sysinfo.Cgroups
 	unified    bool
+	networks   Networks // nil: no default bridge
 
 	mu    sync.Mutex
 	byID  map[string]*entry
@@ -90,7 +94,7 @@ func NewService(d Deps) (*Service, error) {
 		return nil, err
 	}
 	return &Service{db: d.DB, layers: d.Layers, rt: d.Runtime, images: d.Images, bus: d.Events, root: d.Root, hostCaps: boundingSet(),
-		initBinary: d.InitBinary, cgroups: d.Cgroups, unified: d.Unified,
+		initBinary: d.InitBinary, cgroups: d.Cgroups, unified: d.Unified, networks: d.Networks,
 		byID: map[string]*entry{}, names: map[string]string{}, execs: map[string]*execSession{}}, nil
 }
 
@@ -647,11 +651,11 @@ func mergeEnv(base, over []string) []string {
 	return env
 }
 
-// writeEtcFiles writes the container's hostname, hosts and resolv.conf.
-func writeEtcFiles(dir, hostname, domain string, hc *container.HostConfig) error {
-	if err := os.WriteFile(filepath.Join(dir, "hostname"), []byte(hostname+"\n"), 0o644); err != nil {
-		return err
-	}
+// writeHosts writes the container's /etc/hosts: the host's with
+// --network host, else localhost's lines, --add-host's, and the
+// container's own address (ip, "" while it has none) with its names, as
+// Docker writes it.
+func writeHosts(dir, ip, hostname, domain string, hc *container.HostConfig) error {
 	var hosts string
 	if hc.NetworkMode.IsHost() {
 		b, _ := os.ReadFile("/etc/hosts")
@@ -663,8 +667,23 @@ func writeEtcFiles(dir, hostname, domain string, hc *container.HostConfig) error
 				hosts += ip + "\t" + n + "\n"
 			}
 		}
+		if ip != "" {
+			names := hostname
+			if domain != "" {
+				names = hostname + "." + domain + " " + hostname
+			}
+			hosts += ip + "\t" + names + "\n"
+		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "hosts"), []byte(hosts), 0o644); err != nil {
+	return os.WriteFile(filepath.Join(dir, "hosts"), []byte(hosts), 0o644)
+}
+
+// writeEtcFiles writes the container's hostname, hosts and resolv.conf.
+func writeEtcFiles(dir, hostname, domain string, hc *container.HostConfig) error {
+	if err := os.WriteFile(filepath.Join(dir, "hostname"), []byte(hostname+"\n"), 0o644); err != nil {
+		return err
+	}
+	if err := writeHosts(dir, "", hostname, domain, hc); err != nil {
 		return err
 	}
 	resolv, _ := os.ReadFile("/etc/resolv.conf")

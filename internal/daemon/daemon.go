@@ -37,6 +37,7 @@ import (
 	"github.com/berthproject/berth/internal/logs"
 	"github.com/berthproject/berth/internal/runtime"
 	"github.com/berthproject/berth/internal/shimbin"
+	"github.com/berthproject/berth/internal/network"
 	"github.com/berthproject/berth/internal/sysinfo"
 )
 
@@ -72,6 +73,11 @@ type Config struct {
 	TLSKey    string `json:"tlskey"`
 	// InsecureTCP allows plain TCP on addresses other than loopback.
 	InsecureTCP bool `json:"insecure-tcp"`
+	// Bridge is the default network's Linux bridge, made if missing
+	// ("berth0"); "none" disables the default bridge (containers of the
+	// default network get loopback only). BIP is its address/prefix.
+	Bridge string `json:"bridge"`
+	BIP    string `json:"bip"`
 }
 
 // DefaultSocket is where the daemon listens unless told otherwise.
@@ -80,7 +86,7 @@ const DefaultSocket = "/run/berth/berth.sock"
 // Main runs `berth daemon` with args and returns the exit code.
 func Main(args []string) int {
 	fs := pflag.NewFlagSet("daemon", pflag.ContinueOnError)
-	cfg := Config{DataRoot: "/var/lib/berth", ExecRoot: "/run/berth", LogLevel: "info"}
+	cfg := Config{DataRoot: "/var/lib/berth", ExecRoot: "/run/berth", LogLevel: "info", Bridge: "berth0"}
 	configFile := fs.String("config-file", "/etc/berth/daemon.json", "daemon configuration file")
 	dataRoot := fs.String("data-root", "", "root directory of persistent state (default /var/lib/berth)")
 	execRoot := fs.String("exec-root", "", "root directory of runtime state (default /run/berth)")
@@ -94,6 +100,8 @@ func Main(args []string) int {
 	logLevel := fs.String("log-level", "", `log level ("debug"|"info"|"warn"|"error")`)
 	insecure := fs.StringArray("insecure-registry", nil, "registry (host[:port] or CIDR) that may be reached over plain HTTP")
 	mirrors := fs.StringArray("registry-mirror", nil, "registry mirror for Docker Hub images (URL)")
+	bridgeName := fs.StringP("bridge", "b", "", `the default network's Linux bridge, made if missing (default "berth0"); "none" for no default bridge`)
+	bip := fs.String("bip", "", "the default bridge's address and prefix, e.g. 172.18.0.1/16 (default: the first of Docker's pools nothing routes)")
 	favor := fs.Bool("cgroup-favordynmods", false, "remount the host's cgroup2 file system with favordynmods: container starts skip an RCU grace period (host-wide; Linux >= 6.0; from 6.18 on until reboot)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -122,6 +130,12 @@ func Main(args []string) int {
 	}
 	if *logLevel != "" {
 		cfg.LogLevel = *logLevel
+	}
+	if *bridgeName != "" {
+		cfg.Bridge = *bridgeName
+	}
+	if *bip != "" {
+		cfg.BIP = *bip
 	}
 	if fs.Changed("cgroup-favordynmods") {
 		cfg.CgroupFavorDynMods = favor
@@ -248,7 +262,7 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
-	bdb, err := db.Open(filepath.Join(cfg.DataRoot, "berth.db"), append(image.Buckets, container.Bucket)...)
+	bdb, err := db.Open(filepath.Join(cfg.DataRoot, "berth.db"), append(append(image.Buckets, container.Bucket), network.Buckets...)...)
 	if err != nil {
 		return err
 	}
@@ -306,10 +320,25 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	unified := cgroups.IsCgroup2UnifiedMode()
 	hostCgroups := sysinfo.ProbeCgroups("/sys/fs/cgroup", unified)
-	containers, err := container.NewService(container.Deps{
+	sum := sha256.Sum256([]byte(cfg.DataRoot))
+	engineID := strings.ToUpper(hex.EncodeToString(sum[:8]))
+	table := "berth" // berth's own nftables table: one per bridge
+	if cfg.Bridge != "berth0" {
+		table = "berth-" + cfg.Bridge
+	}
+	networks, err := network.New(network.Config{DB: bdb, ExecRoot: cfg.ExecRoot, Bridge: cfg.Bridge, BIP: cfg.BIP,
+		Table: table, NetworkID: inactive.NetworkID(engineID, "bridge")})
+	if err != nil {
+		return fmt.Errorf("default bridge network: %w", err)
+	}
+	deps := container.Deps{
 		DB: bdb, Layers: ls, Runtime: container.Shims(rt), Images: imageResolver{images}, Events: bus,
 		Root: filepath.Join(cfg.DataRoot, "containers"), InitBinary: initBinary, Cgroups: hostCgroups, Unified: unified,
-	})
+	}
+	if networks.Enabled() {
+		deps.Networks = networks
+	}
+	containers, err := container.NewService(deps)
 	if err != nil {
 		return err
 	}
@@ -325,8 +354,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if unified {
 		cgv = "2"
 	}
-	sum := sha256.Sum256([]byte(cfg.DataRoot))
-	engineID := strings.ToUpper(hex.EncodeToString(sum[:8]))
 	build := readBuildInfo()
 	srv := api.New(Version,
 		apisystem.New(systemBackend{containers, images, bus}, apisystem.Config{

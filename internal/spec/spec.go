@@ -286,7 +286,7 @@ func namespaces(hc *container.HostConfig, joins map[specs.LinuxNamespaceType]str
 		ns = append(ns, specs.LinuxNamespace{Type: specs.PIDNamespace, Path: joins[specs.PIDNamespace]})
 	}
 	if !hc.NetworkMode.IsHost() {
-		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: joins[specs.NetworkNamespace]})
 	}
 	if !hc.CgroupnsMode.IsHost() {
 		ns = append(ns, specs.LinuxNamespace{Type: specs.CgroupNamespace})

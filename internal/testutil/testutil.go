@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berthproject/berth/internal/network/bridge"
 )
 
 // RequiresRoot skips a test that needs root, unless the run asked for
@@ -99,9 +101,34 @@ type Daemon struct {
 	ExecRoot string
 	Socket   string
 	extra    []string // daemon flags given to StartDaemon
+	// Bridge and Subnet are the daemon's own default bridge and its
+	// subnet (so that daemons of tests that run in parallel do not share
+	// one), given to a berth of this tree (older ones have none).
+	Bridge, Subnet string
 	cmd      *exec.Cmd
 	waitErr  chan error
 }
+
+var bridges struct {
+	sync.Mutex
+	n int
+}
+
+// nextBridge names a bridge and a /24 for one more test daemon: bt, this
+// process's pid and a counter; 10.231-254.x.0/24 (nothing on a test host
+// routes those, and a leftover of a crashed run is deleted first).
+func nextBridge() (name, subnet string) {
+	bridges.Lock()
+	n := bridges.n
+	bridges.n++
+	bridges.Unlock()
+	name = fmt.Sprintf("bt%d-%d", os.Getpid()%100000, n)
+	_ = bridge.Delete(name)
+	k := (os.Getpid()*7 + n) % (24 * 256)
+	return name, fmt.Sprintf("10.%d.%d.0/24", 231+k/256, k%256)
+}
+
+func (d *Daemon) gateway() string { return strings.TrimSuffix(d.Subnet, "0/24") + "1/24" }
 
 // Host is the -H value for this daemon.
 func (d *Daemon) Host() string { return "unix://" + d.Socket }
@@ -125,6 +152,7 @@ func StartDaemonBinary(t testing.TB, bin string, extra ...string) *Daemon {
 		t.Fatal(err)
 	}
 	d := &Daemon{t: t, Bin: bin, Root: root, DataRoot: filepath.Join(root, "data"), ExecRoot: filepath.Join(root, "exec"), Socket: filepath.Join(root, "b.sock"), extra: extra}
+	d.Bridge, d.Subnet = nextBridge()
 	t.Cleanup(d.cleanup)
 	d.Start()
 	return d
@@ -138,6 +166,9 @@ func (d *Daemon) Start() {
 		d.t.Fatal(err)
 	}
 	d.cmd = exec.Command(d.Bin, "daemon", "--data-root", d.DataRoot, "--exec-root", d.ExecRoot, "-H", d.Host(), "--log-level", "debug")
+	if d.Bin == plainBuild.path || d.Bin == raceBuild.path {
+		d.cmd.Args = append(d.cmd.Args, "--bridge", d.Bridge, "--bip", d.gateway())
+	}
 	d.cmd.Args = append(d.cmd.Args, d.extra...)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -307,8 +338,10 @@ func (d *Daemon) cleanup() {
 		killInit(st)
 	}
 	time.Sleep(100 * time.Millisecond)
-	unmountUnder(d.Root)
+	unmountUnder(d.Root) // the containers' network namespace files too (their veths go with them)
 	removeCgroups(d.ExecRoot)
+	_ = bridge.Delete(d.Bridge)
+	_ = bridge.DeleteTable("berth-" + d.Bridge)
 	_ = os.RemoveAll(d.Root)
 }
 
@@ -337,6 +370,9 @@ func killInit(stateFile string) {
 		_ = syscall.Kill(st.Pid, syscall.SIGKILL)
 	}
 }
+
+// UnmountUnder detaches every mount below root, deepest first.
+func UnmountUnder(root string) { unmountUnder(root) }
 
 // unmountUnder detaches every mount below root, deepest first.
 func unmountUnder(root string) {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthproject/berth/internal/network/bridge"
 	"github.com/berthproject/berth/internal/testutil"
 )
 
@@ -40,13 +41,20 @@ func TestCLIStartsDaemonOnDefaultSocket(t *testing.T) {
 	logWasThere := err == nil
 	bin := testutil.Binary(t)
 	var pid int
+	_, err = net.InterfaceByName("berth0")
+	bridgeWasThere := err == nil
 	t.Cleanup(func() {
 		if pid > 0 {
 			syscall.Kill(pid, syscall.SIGKILL)
 			time.Sleep(200 * time.Millisecond)
 		}
+		testutil.UnmountUnder(execRoot) // network namespace files
 		os.RemoveAll(dataRoot)
 		os.RemoveAll(execRoot)
+		if !bridgeWasThere { // the default bridge and its table, made by this test's daemon
+			_ = bridge.Delete("berth0")
+			_ = bridge.DeleteTable("berth")
+		}
 		if !logWasThere {
 			os.Remove(logPath)
 		}

@@ -36,7 +36,8 @@ func TestDefaultSecurity(t *testing.T) {
 		{"read-only rootfs", []string{"--read-only", "busybox", "touch", "/x"}, "", 1},
 		{"writable rootfs", []string{"busybox", "sh", "-c", "touch /x && echo ok"}, "ok", 0},
 		{"own pid namespace", []string{"busybox", "sh", "-c", "echo $$"}, "1", 0},
-		{"network none has loopback up", []string{"busybox", "sh", "-c", "ip -o link show lo | grep -q UP && echo lo-up; ls /sys/class/net"}, "lo-up\nlo", 0},
+		{"network none has loopback up", []string{"--network", "none", "busybox", "sh", "-c", "ip -o link show lo | grep -q UP && echo lo-up; ls /sys/class/net"}, "lo-up\nlo", 0},
+		{"default bridge: loopback up and eth0", []string{"busybox", "sh", "-c", "ip -o link show lo | grep -q UP && echo lo-up; ls /sys/class/net | tr '\\n' ' '"}, "lo-up\neth0 lo", 0},
 		{"mount without SYS_ADMIN denied", []string{"busybox", "mount", "-t", "tmpfs", "t", "/mnt"}, "", 255},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

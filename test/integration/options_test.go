@@ -354,6 +354,8 @@ func TestHonouredOptionsTakeEffect(t *testing.T) {
 			func(out string) bool { return out == "writable\nro" }},
 		{"console size", container.Config{Cmd: []string{"stty", "size"}, Tty: true}, container.HostConfig{ConsoleSize: [2]uint{31, 101}},
 			func(out string) bool { return strings.TrimSpace(out) == "31 101" }},
+		{"network disabled", container.Config{Cmd: []string{"ls", "/sys/class/net"}, NetworkDisabled: true}, container.HostConfig{},
+			func(out string) bool { return strings.TrimSpace(out) == "lo" }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,7 +21,24 @@ func networkName(rec *ctr.Record) string {
 	case "host", "none":
 		return m
 	}
-	return "none" // no bridge network yet: the default behaves as none
+	for name := range rec.Networks {
+		return name
+	}
+	return "bridge" // the default network, attached while it runs
+}
+
+// endpoints are the container's networks as inspect and ps show them.
+func endpoints(rec *ctr.Record) map[string]*network.EndpointSettings {
+	out := map[string]*network.EndpointSettings{}
+	for name, ep := range rec.Networks {
+		c := *ep
+		out[name] = &c
+	}
+	if len(out) == 0 {
+		name := networkName(rec)
+		out[name] = &network.EndpointSettings{NetworkID: name}
+	}
+	return out
 }
 
 func statusText(rec *ctr.Record) string {
@@ -63,7 +80,7 @@ func summary(rec *ctr.Record) container.Summary {
 		s.Ports = append(s.Ports, container.Port{PrivatePort: uint16(p.Int()), Type: p.Proto()})
 	}
 	s.HostConfig.NetworkMode = string(rec.HostConfig.NetworkMode)
-	s.NetworkSettings = &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{networkName(rec): {}}}
+	s.NetworkSettings = &container.NetworkSettingsSummary{Networks: endpoints(rec)}
 	return s
 }
 
@@ -106,10 +123,17 @@ func inspect(rec *ctr.Record) container.InspectResponse {
 	for p := range rec.Config.ExposedPorts {
 		ports[p] = nil
 	}
-	name := networkName(rec)
 	ns := &container.NetworkSettings{
-		NetworkSettingsBase: container.NetworkSettingsBase{Ports: ports, SandboxKey: ""},
-		Networks:            map[string]*network.EndpointSettings{name: {NetworkID: name}},
+		NetworkSettingsBase: container.NetworkSettingsBase{Ports: ports, SandboxKey: rec.SandboxKey},
+		Networks:            endpoints(rec),
+	}
+	if ep := rec.Networks["bridge"]; ep != nil {
+		// The top-level fields docker-py and compose v1 still read: the
+		// default bridge's endpoint.
+		ns.DefaultNetworkSettings = container.DefaultNetworkSettings{ //nolint:staticcheck // deprecated, still read
+			EndpointID: ep.EndpointID, Gateway: ep.Gateway, IPAddress: ep.IPAddress, IPPrefixLen: ep.IPPrefixLen, MacAddress: ep.MacAddress,
+		}
+		ns.Bridge = "" //nolint:staticcheck
 	}
 	return container.InspectResponse{ContainerJSONBase: base, Mounts: []container.MountPoint{}, Config: rec.Config, NetworkSettings: ns}
 }

@@ -27,14 +27,20 @@ type Router struct {
 func New(engineID string, started time.Time) *Router {
 	rt := &Router{}
 	for _, n := range []struct{ name, driver string }{{"bridge", "bridge"}, {"host", "host"}, {"none", "null"}} {
-		sum := sha256.Sum256([]byte(engineID + "/network/" + n.name))
 		rt.networks = append(rt.networks, network.Inspect{
-			Name: n.name, ID: hex.EncodeToString(sum[:]), Created: started, Scope: "local", Driver: n.driver, EnableIPv4: true,
+			Name: n.name, ID: NetworkID(engineID, n.name), Created: started, Scope: "local", Driver: n.driver, EnableIPv4: true,
 			IPAM:       network.IPAM{Driver: "default", Options: map[string]string{}, Config: []network.IPAMConfig{}},
 			Containers: map[string]network.EndpointResource{}, Options: map[string]string{}, Labels: map[string]string{},
 		})
 	}
 	return rt
+}
+
+// NetworkID is the stable ID of the default network name of the engine
+// engineID.
+func NetworkID(engineID, name string) string {
+	sum := sha256.Sum256([]byte(engineID + "/network/" + name))
+	return hex.EncodeToString(sum[:])
 }
 
 func notImplemented(what string) httputil.HandlerFunc {

@@ -1,0 +1,98 @@
+package network
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+)
+
+// DefaultPools are where Docker looks for a default bridge subnet: the
+// first /16 of 172.17-31 that nothing on the host routes, then /20s of
+// 192.168.
+func DefaultPools() []*net.IPNet {
+	var out []*net.IPNet
+	for b := 17; b <= 31; b++ {
+		out = append(out, &net.IPNet{IP: net.IPv4(172, byte(b), 0, 0).To4(), Mask: net.CIDRMask(16, 32)})
+	}
+	for c := 0; c < 256; c += 16 {
+		out = append(out, &net.IPNet{IP: net.IPv4(192, 168, byte(c), 0).To4(), Mask: net.CIDRMask(20, 32)})
+	}
+	return out
+}
+
+func overlaps(a, b *net.IPNet) bool { return a.Contains(b.IP) || b.Contains(a.IP) }
+
+// ChooseSubnet is the first pool that overlaps none of the routed
+// destinations (ignoring the default route and the bridge's own).
+func ChooseSubnet(pools, routed []*net.IPNet) (*net.IPNet, error) {
+next:
+	for _, p := range pools {
+		for _, r := range routed {
+			if ones, _ := r.Mask.Size(); ones == 0 {
+				continue
+			}
+			if overlaps(p, r) {
+				continue next
+			}
+		}
+		return p, nil
+	}
+	return nil, fmt.Errorf("no free subnet for the default bridge among Docker's default pools: give one with --bip")
+}
+
+func ipToU32(ip net.IP) uint32 { return binary.BigEndian.Uint32(ip.To4()) }
+
+func u32ToIP(n uint32) net.IP {
+	ip := make(net.IP, 4)
+	binary.BigEndian.PutUint32(ip, n)
+	return ip
+}
+
+// Pool hands out the addresses of a subnet: not the network's, the
+// broadcast's or the gateway's, and not one in use; round-robin after the
+// last given, as Docker's IPAM (an address just freed is not reused at
+// once).
+type Pool struct {
+	Subnet  *net.IPNet
+	Gateway net.IP
+	used    map[uint32]bool
+	last    uint32
+}
+
+// NewPool returns the pool of subnet with gateway reserved.
+func NewPool(subnet *net.IPNet, gateway net.IP) *Pool {
+	return &Pool{Subnet: subnet, Gateway: gateway, used: map[uint32]bool{}}
+}
+
+// Take marks ip as used (a restored endpoint's).
+func (p *Pool) Take(ip net.IP) { p.used[ipToU32(ip)] = true }
+
+// Release frees ip.
+func (p *Pool) Release(ip net.IP) { delete(p.used, ipToU32(ip)) }
+
+// Allocate returns a free address.
+func (p *Pool) Allocate() (net.IP, error) {
+	ones, bits := p.Subnet.Mask.Size()
+	size := uint32(1) << uint(bits-ones)
+	base := ipToU32(p.Subnet.IP)
+	gw := ipToU32(p.Gateway)
+	for i := uint32(1); i <= size; i++ {
+		off := (p.last + i) % size
+		if off == 0 || off == size-1 { // network, broadcast
+			continue
+		}
+		n := base + off
+		if n == gw || p.used[n] {
+			continue
+		}
+		p.used[n], p.last = true, off
+		return u32ToIP(n), nil
+	}
+	return nil, fmt.Errorf("no available IPv4 address on network %s", p.Subnet)
+}
+
+// MACFor is Docker's MAC for an IPv4 address: 02:42 and its four bytes.
+func MACFor(ip net.IP) net.HardwareAddr {
+	v4 := ip.To4()
+	return net.HardwareAddr{0x02, 0x42, v4[0], v4[1], v4[2], v4[3]}
+}

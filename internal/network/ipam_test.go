@@ -1,0 +1,94 @@
+package network
+
+import (
+	"net"
+	"testing"
+)
+
+func cidr(t *testing.T, s string) *net.IPNet {
+	t.Helper()
+	_, n, err := net.ParseCIDR(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestChooseSubnet(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		routed []string
+		want   string
+	}{
+		{"nothing routed", nil, "172.17.0.0/16"},
+		{"the default route does not count", []string{"0.0.0.0/0"}, "172.17.0.0/16"},
+		{"docker0 has 172.17", []string{"172.17.0.0/16", "10.0.0.0/8"}, "172.18.0.0/16"},
+		{"a /24 inside the first pool", []string{"172.17.5.0/24"}, "172.18.0.0/16"},
+		{"a wider route covers the 172 pools", []string{"172.16.0.0/12"}, "192.168.0.0/20"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var routed []*net.IPNet
+			for _, r := range tc.routed {
+				routed = append(routed, cidr(t, r))
+			}
+			got, err := ChooseSubnet(DefaultPools(), routed)
+			if err != nil || got.String() != tc.want {
+				t.Fatalf("got %v, %v; want %s", got, err, tc.want)
+			}
+		})
+	}
+	if _, err := ChooseSubnet(DefaultPools(), []*net.IPNet{cidr(t, "172.16.0.0/12"), cidr(t, "192.168.0.0/16")}); err == nil {
+		t.Fatal("every pool routed: want an error")
+	}
+}
+
+func TestPool(t *testing.T) {
+	p := NewPool(cidr(t, "10.9.0.0/29"), net.ParseIP("10.9.0.1")) // .1 gateway, .2-.6 usable, .7 broadcast
+	var got []string
+	for i := 0; i < 5; i++ {
+		ip, err := p.Allocate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ip.String())
+	}
+	if want := "10.9.0.2 10.9.0.3 10.9.0.4 10.9.0.5 10.9.0.6"; joined(got) != want {
+		t.Fatalf("allocated %s, want %s", joined(got), want)
+	}
+	if ip, err := p.Allocate(); err == nil {
+		t.Fatalf("a full pool gave %s", ip)
+	}
+	p.Release(net.ParseIP("10.9.0.3"))
+	if ip, err := p.Allocate(); err != nil || ip.String() != "10.9.0.3" {
+		t.Fatalf("after a release: %v %v", ip, err)
+	}
+	// Round-robin: an address just freed is not the next one given while
+	// others are free.
+	q := NewPool(cidr(t, "10.9.0.0/24"), net.ParseIP("10.9.0.1"))
+	a, _ := q.Allocate()
+	q.Release(a)
+	if b, _ := q.Allocate(); b.Equal(a) {
+		t.Fatalf("%s given again at once", a)
+	}
+	q.Take(net.ParseIP("10.9.0.4")) // a restored endpoint's
+	if c, _ := q.Allocate(); c.String() != "10.9.0.5" {
+		t.Fatalf("after taking .4: %s", c)
+	}
+}
+
+func joined(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += " "
+		}
+		out += x
+	}
+	return out
+}
+
+func TestMACFor(t *testing.T) {
+	if got := MACFor(net.ParseIP("172.17.0.2")).String(); got != "02:42:ac:11:00:02" {
+		t.Fatalf("got %s", got)
+	}
+}

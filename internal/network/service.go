@@ -1,0 +1,273 @@
+package network
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/network"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/berthproject/berth/internal/network/bridge"
+)
+
+// Buckets are the bbolt buckets this package owns.
+var Buckets = []string{bucketConfig, bucketEndpoints}
+
+const (
+	bucketConfig    = "networks"
+	bucketEndpoints = "endpoints"
+	keyBridgeSubnet = "bridge-subnet" // the default bridge's gateway/prefix, once chosen
+)
+
+// Config is how the daemon sets the service up.
+type Config struct {
+	DB       *bolt.DB
+	ExecRoot string // network namespace files live in ExecRoot/netns
+	// Bridge is the default network's Linux bridge ("berth0", so that
+	// berth and a dockerd can share a host); "none": no default bridge,
+	// containers of the default network get a namespace with loopback only.
+	Bridge string
+	// BIP is the bridge's address and prefix ("172.18.0.1/16"); empty: the
+	// one chosen before, else the first of Docker's default pools that
+	// nothing on the host routes.
+	BIP string
+	// Table is berth's nftables table (family ip).
+	Table string
+	// NetworkID is the default bridge network's ID.
+	NetworkID string
+}
+
+// endpoint is a container's attachment to the default bridge, as
+// recorded (before the kernel objects are made, so that a crash leaves
+// nothing a restart cannot find).
+type endpoint struct {
+	ContainerID string
+	IP          net.IP
+	HostVeth    string
+	Netns       string
+}
+
+// Service is the network service. Its methods are safe for concurrent use.
+type Service struct {
+	cfg    Config
+	subnet *net.IPNet // the bridge's subnet
+	gw     net.IP
+	mu     sync.Mutex
+	pool   *Pool
+	eps    map[string]*endpoint
+}
+
+// New sets the default bridge up (bridge, NAT table, forwarding) and
+// loads the endpoints recorded.
+func New(cfg Config) (*Service, error) {
+	s := &Service{cfg: cfg, eps: map[string]*endpoint{}}
+	if cfg.Bridge == "none" {
+		return s, nil
+	}
+	gw, err := s.bridgeAddress()
+	if err != nil {
+		return nil, err
+	}
+	s.gw, s.subnet = gw.IP, &net.IPNet{IP: gw.IP.Mask(gw.Mask), Mask: gw.Mask}
+	if err := bridge.EnsureBridge(cfg.Bridge, gw); err != nil {
+		return nil, err
+	}
+	if err := bridge.SetupNAT(cfg.Table, cfg.Bridge, s.subnet); err != nil {
+		return nil, err
+	}
+	// Forwarding: the one host setting a bridge network needs (as Docker).
+	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
+		return nil, fmt.Errorf("enable IPv4 forwarding: %w", err)
+	}
+	s.pool = NewPool(s.subnet, s.gw)
+	err = cfg.DB.View(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(bucketEndpoints)).ForEach(func(k, v []byte) error {
+			var ep endpoint
+			if err := json.Unmarshal(v, &ep); err != nil {
+				slog.Warn("skipping unreadable endpoint record", "container", string(k), "err", err)
+				return nil
+			}
+			s.eps[ep.ContainerID] = &ep
+			if s.subnet.Contains(ep.IP) {
+				s.pool.Take(ep.IP)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Namespace files no record names: a crash between making and recording.
+	files, _ := os.ReadDir(s.netnsDir())
+	for _, f := range files {
+		if _, ok := s.eps[f.Name()]; !ok {
+			_ = bridge.DeleteNetns(filepath.Join(s.netnsDir(), f.Name()))
+		}
+	}
+	return s, nil
+}
+
+func (s *Service) netnsDir() string { return filepath.Join(s.cfg.ExecRoot, "netns") }
+
+// bridgeAddress is the default bridge's gateway/prefix: --bip, else the
+// recorded one, else a new choice (recorded).
+func (s *Service) bridgeAddress() (*net.IPNet, error) {
+	if s.cfg.BIP != "" {
+		ip, n, err := net.ParseCIDR(s.cfg.BIP)
+		if err != nil || ip.To4() == nil {
+			return nil, fmt.Errorf("invalid --bip %q: want an IPv4 address with its prefix (172.18.0.1/16)", s.cfg.BIP)
+		}
+		if ip.Equal(n.IP) {
+			return nil, fmt.Errorf("invalid --bip %q: the bridge's address cannot be its network's", s.cfg.BIP)
+		}
+		return &net.IPNet{IP: ip.To4(), Mask: n.Mask}, s.record(keyBridgeSubnet, s.cfg.BIP)
+	}
+	var saved string
+	_ = s.cfg.DB.View(func(tx *bolt.Tx) error {
+		saved = string(tx.Bucket([]byte(bucketConfig)).Get([]byte(keyBridgeSubnet)))
+		return nil
+	})
+	if saved != "" {
+		ip, n, err := net.ParseCIDR(saved)
+		if err == nil {
+			return &net.IPNet{IP: ip.To4(), Mask: n.Mask}, nil
+		}
+	}
+	routes, err := bridge.Routes(s.cfg.Bridge)
+	if err != nil {
+		return nil, err
+	}
+	subnet, err := ChooseSubnet(DefaultPools(), routes)
+	if err != nil {
+		return nil, err
+	}
+	gw := &net.IPNet{IP: u32ToIP(ipToU32(subnet.IP) + 1), Mask: subnet.Mask}
+	return gw, s.record(keyBridgeSubnet, gw.String())
+}
+
+func (s *Service) record(key, val string) error {
+	return s.cfg.DB.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(bucketConfig)).Put([]byte(key), []byte(val))
+	})
+}
+
+// Enabled reports whether the default network is a bridge (not --bridge
+// none).
+func (s *Service) Enabled() bool { return s.pool != nil }
+
+// Attach connects container id to the default bridge: a network
+// namespace in a file (the path returned, for the runtime to join), a
+// veth, an address, a default route. What it made is undone if it fails.
+func (s *Service) Attach(id string) (string, *network.EndpointSettings, error) {
+	if s.pool == nil {
+		return "", nil, errdefs.ErrUnavailable.WithMessage("the default bridge is disabled (--bridge none)")
+	}
+	s.mu.Lock()
+	if old := s.eps[id]; old != nil { // left by a start that did not end
+		s.mu.Unlock()
+		_ = s.Release(id)
+		s.mu.Lock()
+	}
+	ip, err := s.pool.Allocate()
+	if err != nil {
+		s.mu.Unlock()
+		return "", nil, err
+	}
+	ep := &endpoint{ContainerID: id, IP: ip, HostVeth: "veth" + id[:min(7, len(id))], Netns: filepath.Join(s.netnsDir(), id)}
+	s.eps[id] = ep
+	s.mu.Unlock()
+	if err := s.persist(ep); err != nil {
+		s.forget(ep)
+		return "", nil, err
+	}
+	fail := func(err error) (string, *network.EndpointSettings, error) {
+		_ = s.Release(id)
+		return "", nil, err
+	}
+	_ = bridge.Delete(ep.HostVeth) // a stale one of an earlier crash
+	if err := bridge.NewNetns(ep.Netns); err != nil {
+		return fail(err)
+	}
+	mac := MACFor(ip)
+	prefix, _ := s.subnet.Mask.Size()
+	if err := bridge.Connect(s.cfg.Bridge, ep.Netns, bridge.Endpoint{HostVeth: ep.HostVeth,
+		Addr: &net.IPNet{IP: ip, Mask: s.subnet.Mask}, Gateway: s.gw, MAC: mac}); err != nil {
+		return fail(err)
+	}
+	return ep.Netns, &network.EndpointSettings{
+		NetworkID: s.cfg.NetworkID, EndpointID: endpointID(id), Gateway: s.gw.String(), IPAddress: ip.String(),
+		IPPrefixLen: prefix, MacAddress: mac.String(), DNSNames: nil,
+	}, nil
+}
+
+// endpointID is a stable ID for a container's endpoint on the bridge.
+func endpointID(containerID string) string {
+	return strings.Repeat("0", max(0, 64-len(containerID))) + containerID
+}
+
+func (s *Service) persist(ep *endpoint) error {
+	b, err := json.Marshal(ep)
+	if err != nil {
+		return err
+	}
+	return s.cfg.DB.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(bucketEndpoints)).Put([]byte(ep.ContainerID), b)
+	})
+}
+
+func (s *Service) forget(ep *endpoint) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.eps[ep.ContainerID] == ep {
+		delete(s.eps, ep.ContainerID)
+	}
+	s.pool.Release(ep.IP)
+}
+
+// Release undoes Attach: the namespace (and the veth with it), the
+// address, the record. Releasing what is not attached does nothing.
+func (s *Service) Release(id string) error {
+	s.mu.Lock()
+	ep := s.eps[id]
+	s.mu.Unlock()
+	if ep == nil {
+		return nil
+	}
+	var errs []error
+	if err := bridge.DeleteNetns(ep.Netns); err != nil {
+		errs = append(errs, err)
+	}
+	_ = bridge.Delete(ep.HostVeth) // gone with the namespace, unless a process holds it
+	if err := s.cfg.DB.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(bucketEndpoints)).Delete([]byte(id))
+	}); err != nil {
+		errs = append(errs, err)
+	}
+	s.forget(ep)
+	return errors.Join(errs...)
+}
+
+// Attached reports whether container id has an endpoint (a running
+// container's, or one left by a crash).
+func (s *Service) Attached(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.eps[id] != nil
+}
+
+// BridgeInfo is the default bridge's name, subnet and gateway ("" when
+// disabled).
+func (s *Service) BridgeInfo() (name, subnet, gateway string) {
+	if s.pool == nil {
+		return "", "", ""
+	}
+	return s.cfg.Bridge, s.subnet.String(), s.gw.String()
+}
