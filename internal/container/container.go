@@ -6,6 +6,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/go-connections/nat"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -49,6 +50,9 @@ type Record struct {
 	// bridge's, by network name); SandboxKey its network namespace file.
 	Networks   map[string]*network.EndpointSettings `json:",omitempty"`
 	SandboxKey string                               `json:",omitempty"`
+	// Ports are the published ports while it runs, with the host ports
+	// chosen.
+	Ports nat.PortMap `json:",omitempty"`
 }
 
 // Running reports whether the container's process is alive.

@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/go-connections/nat"
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -19,8 +20,9 @@ import (
 // (internal/network): a container's endpoint on the default bridge.
 type Networks interface {
 	// Attach makes container id's network namespace (the file returned,
-	// which the runtime joins) connected to the default bridge.
-	Attach(id string) (netns string, ep *network.EndpointSettings, err error)
+	// which the runtime joins) connected to the default bridge, with ports
+	// published (bound: the host ports chosen).
+	Attach(id string, ports nat.PortMap) (netns string, ep *network.EndpointSettings, bound nat.PortMap, err error)
 	// Release undoes Attach; releasing what is not attached does nothing.
 	Release(id string) error
 }

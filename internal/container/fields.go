@@ -84,8 +84,6 @@ var refused = []refusal{
 	{field: "HostConfig.VolumesFrom", flag: "--volumes-from"},
 	{field: "HostConfig.VolumeDriver", flag: "--volume-driver"},
 	{field: "HostConfig.Links", flag: "--link"},
-	{field: "HostConfig.PortBindings", flag: "-p"},
-	{field: "HostConfig.PublishAllPorts", flag: "-P"},
 	{field: "HostConfig.UsernsMode", flag: "--userns", ok: isOneOf("", "host")},
 	{field: "HostConfig.Cgroup", flag: "--cgroup"},
 	{field: "HostConfig.StorageOpt", flag: "--storage-opt"},

@@ -250,6 +250,8 @@ var effects = map[string][]string{
 	"HostConfig.MemorySwap":           {"TestResourceLimits", "TestUpdate"},
 	"HostConfig.PidsLimit":            {"TestResourceLimits", "TestUpdate"},
 	"HostConfig.Ulimits":              {"TestResourceLimits", "TestGenerate"},
+	"HostConfig.PortBindings":         {"TestPublishedPorts"},
+	"HostConfig.PublishAllPorts":      {"TestPublishedPorts"},
 }
 
 func TestEveryHonouredFieldHasAnEffectTest(t *testing.T) {

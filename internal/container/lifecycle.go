@@ -14,6 +14,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/go-connections/nat"
 	"github.com/moby/sys/signal"
 	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -75,7 +76,7 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 		_ = s.rt.Delete(rec.ID)
 		e.mu.Lock()
 		e.rec.State.Status = "exited"
-		e.rec.Networks, e.rec.SandboxKey = detached(e.rec.Networks), ""
+		e.rec.Networks, e.rec.SandboxKey, e.rec.Ports = detached(e.rec.Networks), "", nil
 		e.rec.State.ExitCode = code
 		e.rec.State.Error = msg
 		_ = s.persist(&e.rec)
@@ -96,11 +97,11 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 		return fail(err)
 	}
 	if s.bridged(&rec) {
-		netns, ep, err := s.networks.Attach(rec.ID)
+		netns, ep, bound, err := s.networks.Attach(rec.ID, publishedPorts(&rec))
 		if err != nil {
 			return fail(err)
 		}
-		rec.Networks, rec.SandboxKey = map[string]*network.EndpointSettings{"bridge": ep}, netns
+		rec.Networks, rec.SandboxKey, rec.Ports = map[string]*network.EndpointSettings{"bridge": ep}, netns, bound
 		if err := writeHosts(rec.Dir, ep.IPAddress, rec.Config.Hostname, rec.Config.Domainname, rec.HostConfig); err != nil {
 			return fail(err)
 		}
@@ -147,7 +148,7 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 	slog.Debug("container started", "id", rec.ID[:12], "mount", t1.Sub(t0), "spec", t2.Sub(t1), "shim", t3.Sub(t2), "exec", time.Since(t3))
 	e.mu.Lock()
 	e.rec.State = State{Status: "running", Pid: pid, StartedAt: time.Now().UTC()} // OOMKilled resets, as in Docker
-	e.rec.Networks, e.rec.SandboxKey = rec.Networks, rec.SandboxKey
+	e.rec.Networks, e.rec.SandboxKey, e.rec.Ports = rec.Networks, rec.SandboxKey, rec.Ports
 	_ = s.persist(&e.rec)
 	rec = e.rec
 	e.mu.Unlock()
@@ -205,6 +206,23 @@ func (s *Service) bridged(rec *Record) bool {
 		return s.networks != nil && !rec.Config.NetworkDisabled
 	}
 	return false
+}
+
+// publishedPorts are the ports to publish: -p's, and with -P every
+// exposed port (the image's too) on a host port of the ephemeral range.
+func publishedPorts(rec *Record) nat.PortMap {
+	out := nat.PortMap{}
+	for p, bs := range rec.HostConfig.PortBindings {
+		out[p] = append([]nat.PortBinding(nil), bs...)
+	}
+	if rec.HostConfig.PublishAllPorts {
+		for p := range rec.Config.ExposedPorts {
+			if _, ok := out[p]; !ok {
+				out[p] = []nat.PortBinding{{}}
+			}
+		}
+	}
+	return out
 }
 
 // releaseNetwork gives back a container's endpoint (logged, not fatal: a
@@ -362,7 +380,7 @@ func (s *Service) monitor(e *entry, task Task) {
 	s.releaseNetwork(id)
 	s.forgetExecs(id) // they ended with the container
 	e.mu.Lock()
-	e.rec.Networks, e.rec.SandboxKey = detached(e.rec.Networks), ""
+	e.rec.Networks, e.rec.SandboxKey, e.rec.Ports = detached(e.rec.Networks), "", nil
 	e.rec.State.Status = "exited"
 	e.rec.State.Pid = 0
 	e.rec.State.ExitCode = st.Code

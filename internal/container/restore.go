@@ -95,7 +95,7 @@ func (s *Service) Restore() error {
 			_ = s.layers.Unmount(r.ID)
 			unmountShm(r.Dir)
 			s.releaseNetwork(r.ID)
-			e.rec.Networks, e.rec.SandboxKey = detached(e.rec.Networks), ""
+			e.rec.Networks, e.rec.SandboxKey, e.rec.Ports = detached(e.rec.Networks), "", nil
 			_ = s.rt.Delete(r.ID)
 			_ = s.persist(&e.rec)
 			if e.rec.HostConfig.AutoRemove {
@@ -130,7 +130,7 @@ func (s *Service) Restore() error {
 			_ = s.layers.Unmount(r.ID)
 			unmountShm(r.Dir)
 			s.releaseNetwork(r.ID)
-			e.rec.Networks, e.rec.SandboxKey = detached(e.rec.Networks), ""
+			e.rec.Networks, e.rec.SandboxKey, e.rec.Ports = detached(e.rec.Networks), "", nil
 		}
 	}
 	// Leftovers of a crash mid-create or mid-remove.

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -240,6 +241,9 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 	if err := s.validateLinks(hc.Links); err != nil {
 		return CreateResult{}, err
 	}
+	if err := s.validatePorts(cfg, hc); err != nil {
+		return CreateResult{}, err
+	}
 	if err := checkFields(cfg, hc, nc); err != nil {
 		return CreateResult{}, err
 	}
@@ -300,6 +304,62 @@ func (s *Service) validateLinks(links []string) error {
 		}
 	}
 	return nil
+}
+
+// validatePorts checks -p and -P as Docker does, and refuses them where
+// berth would publish nothing (Docker drops them with a warning there).
+func (s *Service) validatePorts(cfg *container.Config, hc *container.HostConfig) error {
+	if len(hc.PortBindings) == 0 && !hc.PublishAllPorts {
+		return nil
+	}
+	for p, bs := range hc.PortBindings {
+		if n, err := strconv.Atoi(p.Port()); err != nil || n < 1 || n > 65535 {
+			if lo, hi, ok := strings.Cut(p.Port(), "-"); !ok || lo == "" || hi == "" {
+				return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid port specification: %q", string(p)))
+			}
+		}
+		if pr := p.Proto(); pr != "tcp" && pr != "udp" {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid proto: %s", pr))
+		}
+		for _, b := range bs {
+			if b.HostIP != "" {
+				ip := net.ParseIP(b.HostIP)
+				if ip == nil {
+					return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid IP address: %s", b.HostIP))
+				}
+				if ip.To4() == nil {
+					return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("berth: publishing on an IPv6 address (%s) is not supported yet", b.HostIP))
+				}
+			}
+			if !validHostPort(b.HostPort) {
+				return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid port specification: %q", b.HostPort))
+			}
+		}
+	}
+	switch {
+	case hc.NetworkMode.IsHost(), hc.NetworkMode.IsNone(), cfg.NetworkDisabled:
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("berth: -p/-P (HostConfig.PortBindings) publish on the default bridge only; network mode %q has nothing to publish", hc.NetworkMode))
+	case s.networks == nil:
+		return errdefs.ErrInvalidArgument.WithMessage("berth: -p/-P (HostConfig.PortBindings) need the default bridge, which this daemon runs without (--bridge none)")
+	}
+	return nil
+}
+
+// validHostPort: "", a port, or a range of them.
+func validHostPort(s string) bool {
+	if s == "" {
+		return true
+	}
+	lo, hi, isRange := strings.Cut(s, "-")
+	a, err := strconv.Atoi(lo)
+	if err != nil || a < 0 || a > 65535 {
+		return false
+	}
+	if isRange {
+		b, err := strconv.Atoi(hi)
+		return err == nil && b >= a && b <= 65535
+	}
+	return true
 }
 
 // validateConfig checks and normalizes cfg as Docker does at create.

@@ -35,9 +35,9 @@ import (
 	"github.com/berthproject/berth/internal/image"
 	"github.com/berthproject/berth/internal/layer"
 	"github.com/berthproject/berth/internal/logs"
+	"github.com/berthproject/berth/internal/network"
 	"github.com/berthproject/berth/internal/runtime"
 	"github.com/berthproject/berth/internal/shimbin"
-	"github.com/berthproject/berth/internal/network"
 	"github.com/berthproject/berth/internal/sysinfo"
 )
 

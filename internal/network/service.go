@@ -13,6 +13,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/go-connections/nat"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/berthproject/berth/internal/network/bridge"
@@ -41,6 +42,9 @@ type Config struct {
 	BIP string
 	// Table is berth's nftables table (family ip).
 	Table string
+	// HostIP is where ports are published when a binding names no
+	// address (Docker's daemon option "ip"; default 0.0.0.0).
+	HostIP string
 	// NetworkID is the default bridge network's ID.
 	NetworkID string
 }
@@ -53,6 +57,7 @@ type endpoint struct {
 	IP          net.IP
 	HostVeth    string
 	Netns       string
+	Ports       []mapping `json:",omitempty"`
 }
 
 // Service is the network service. Its methods are safe for concurrent use.
@@ -80,9 +85,6 @@ func New(cfg Config) (*Service, error) {
 	if err := bridge.EnsureBridge(cfg.Bridge, gw); err != nil {
 		return nil, err
 	}
-	if err := bridge.SetupNAT(cfg.Table, cfg.Bridge, s.subnet); err != nil {
-		return nil, err
-	}
 	// Forwarding: the one host setting a bridge network needs (as Docker).
 	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
 		return nil, fmt.Errorf("enable IPv4 forwarding: %w", err)
@@ -103,6 +105,9 @@ func New(cfg Config) (*Service, error) {
 		})
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := s.applyNAT(); err != nil { // with the published ports of the endpoints restored
 		return nil, err
 	}
 	// Namespace files no record names: a crash between making and recording.
@@ -165,32 +170,39 @@ func (s *Service) Enabled() bool { return s.pool != nil }
 
 // Attach connects container id to the default bridge: a network
 // namespace in a file (the path returned, for the runtime to join), a
-// veth, an address, a default route. What it made is undone if it fails.
-func (s *Service) Attach(id string) (string, *network.EndpointSettings, error) {
+// veth, an address, a default route, and its published ports (bound, the
+// host ports chosen). What it made is undone if it fails.
+func (s *Service) Attach(id string, ports nat.PortMap) (string, *network.EndpointSettings, nat.PortMap, error) {
 	if s.pool == nil {
-		return "", nil, errdefs.ErrUnavailable.WithMessage("the default bridge is disabled (--bridge none)")
+		return "", nil, nil, errdefs.ErrUnavailable.WithMessage("the default bridge is disabled (--bridge none)")
+	}
+	if old := s.attached(id); old { // left by a start that did not end
+		_ = s.Release(id)
 	}
 	s.mu.Lock()
-	if old := s.eps[id]; old != nil { // left by a start that did not end
-		s.mu.Unlock()
-		_ = s.Release(id)
-		s.mu.Lock()
-	}
 	ip, err := s.pool.Allocate()
 	if err != nil {
 		s.mu.Unlock()
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	ep := &endpoint{ContainerID: id, IP: ip, HostVeth: "veth" + id[:min(7, len(id))], Netns: filepath.Join(s.netnsDir(), id)}
+	hostIP := s.cfg.HostIP
+	if hostIP == "" {
+		hostIP = "0.0.0.0"
+	}
+	if ep.Ports, err = s.allocate(ports, hostIP); err != nil {
+		s.pool.Release(ip)
+		s.mu.Unlock()
+		return "", nil, nil, err
+	}
 	s.eps[id] = ep
 	s.mu.Unlock()
-	if err := s.persist(ep); err != nil {
-		s.forget(ep)
-		return "", nil, err
-	}
-	fail := func(err error) (string, *network.EndpointSettings, error) {
+	fail := func(err error) (string, *network.EndpointSettings, nat.PortMap, error) {
 		_ = s.Release(id)
-		return "", nil, err
+		return "", nil, nil, err
+	}
+	if err := s.persist(ep); err != nil {
+		return fail(err)
 	}
 	_ = bridge.Delete(ep.HostVeth) // a stale one of an earlier crash
 	if err := bridge.NewNetns(ep.Netns); err != nil {
@@ -202,10 +214,24 @@ func (s *Service) Attach(id string) (string, *network.EndpointSettings, error) {
 		Addr: &net.IPNet{IP: ip, Mask: s.subnet.Mask}, Gateway: s.gw, MAC: mac}); err != nil {
 		return fail(err)
 	}
+	if len(ep.Ports) > 0 {
+		s.mu.Lock()
+		err := s.applyNAT()
+		s.mu.Unlock()
+		if err != nil {
+			return fail(err)
+		}
+	}
 	return ep.Netns, &network.EndpointSettings{
 		NetworkID: s.cfg.NetworkID, EndpointID: endpointID(id), Gateway: s.gw.String(), IPAddress: ip.String(),
-		IPPrefixLen: prefix, MacAddress: mac.String(), DNSNames: nil,
-	}, nil
+		IPPrefixLen: prefix, MacAddress: mac.String(),
+	}, portMap(ep.Ports), nil
+}
+
+func (s *Service) attached(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.eps[id] != nil
 }
 
 // endpointID is a stable ID for a container's endpoint on the bridge.
@@ -252,15 +278,14 @@ func (s *Service) Release(id string) error {
 		errs = append(errs, err)
 	}
 	s.forget(ep)
+	if len(ep.Ports) > 0 {
+		s.mu.Lock()
+		if err := s.applyNAT(); err != nil {
+			errs = append(errs, err)
+		}
+		s.mu.Unlock()
+	}
 	return errors.Join(errs...)
-}
-
-// Attached reports whether container id has an endpoint (a running
-// container's, or one left by a crash).
-func (s *Service) Attached(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.eps[id] != nil
 }
 
 // BridgeInfo is the default bridge's name, subnet and gateway ("" when

@@ -105,8 +105,8 @@ type Daemon struct {
 	// subnet (so that daemons of tests that run in parallel do not share
 	// one), given to a berth of this tree (older ones have none).
 	Bridge, Subnet string
-	cmd      *exec.Cmd
-	waitErr  chan error
+	cmd            *exec.Cmd
+	waitErr        chan error
 }
 
 var bridges struct {

@@ -528,7 +528,7 @@ func TestListFiltersBeforeSinceUntil(t *testing.T) {
 	}
 	for filter, want := range map[string]string{
 		"before=third": "second first", "since=first": "third second", "before=third,since=first": "second",
-		"expose=80": "third second first", "expose=81": "", "network=none": "third second first", "health=healthy": "",
+		"expose=80": "third second first", "expose=81": "", "network=bridge": "third second first", "network=none": "", "health=healthy": "",
 	} {
 		args := []string{"ps", "-a", "--format", "{{.Names}}"}
 		for _, kv := range strings.Split(filter, ",") {

@@ -123,6 +123,20 @@ func TestDockerCLIAgainstBerth(t *testing.T) {
 		t.Fatalf("logs --details: %q", got)
 	}
 	must("rm", "detailed")
+	// Published ports through the docker CLI: -p, docker port, the port
+	// answering on the host's loopback.
+	if got := must("run", "-d", "--name", "pub", "-p", "127.0.0.1::80", "busybox", "sh", "-c", "mkdir /www && echo published > /www/i && exec httpd -f -p 80 -h /www"); got == "" {
+		t.Fatal("run -p printed no ID")
+	}
+	hostPort := must("port", "pub", "80")
+	if !strings.HasPrefix(hostPort, "127.0.0.1:") {
+		t.Fatalf("docker port pub 80: %q", hostPort)
+	}
+	testutil.Eventually(t, 5*time.Second, "docker run -p's port to answer", func() bool {
+		got, _ := httpGet(hostPort, "/i")
+		return got == "published"
+	})
+	must("rm", "-f", "pub")
 	follow := exec.Command(dockerBin, "logs", "-f", "web")
 	follow.Env = append(os.Environ(), env...)
 	var logs strings.Builder

@@ -4,12 +4,14 @@ package integration
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 
@@ -147,4 +149,148 @@ func TestDefaultBridge(t *testing.T) {
 	if got := d.Must("run", "--rm", "--network", "none", "busybox", "ls", "/sys/class/net"); got != "lo" {
 		t.Fatalf("--network none: %q", got)
 	}
+}
+
+// httpGet fetches path from addr with a plain HTTP/1.0 request over TCP
+// (no proxy, no DNS), and returns the body's last line.
+func httpGet(addr, path string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, 3*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	fmt.Fprintf(c, "GET %s HTTP/1.0\r\n\r\n", path)
+	b, err := io.ReadAll(c)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return strings.TrimSpace(lines[len(lines)-1]), err
+}
+
+// TestPublishedPorts: -p and -P publish through nftables DNAT: a port
+// answers on the host's loopback, from another host (a namespace joined by
+// a veth), from another container through the host's address (hairpin),
+// and during and after a daemon killed with SIGKILL; a port already taken
+// fails the start with Docker's words and leaves nothing; a removed
+// container's port is free again.
+func TestPublishedPorts(t *testing.T) {
+	t.Parallel()
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	port := testutil.FreePort(t)
+	serve := "mkdir -p /www && echo hello-$HOSTNAME > /www/index.html && exec httpd -f -p 80 -h /www"
+	d.Must("run", "-d", "--name", "web", "-h", "web", "-p", fmt.Sprintf("%d:80", port), "busybox", "sh", "-c", serve)
+	if got := d.Must("port", "web"); got != fmt.Sprintf("80/tcp -> 0.0.0.0:%d", port) {
+		t.Fatalf("port: %q", got)
+	}
+	if got := d.Must("ps", "--format", "{{.Ports}}"); got != fmt.Sprintf("0.0.0.0:%d->80/tcp", port) {
+		t.Fatalf("ps ports: %q", got)
+	}
+	loop := fmt.Sprintf("127.0.0.1:%d", port)
+	testutil.Eventually(t, 5*time.Second, "the published port to answer on loopback", func() bool {
+		got, _ := httpGet(loop, "/index.html")
+		return got == "hello-web"
+	})
+
+	// From another host: a namespace joined to the host by a veth.
+	outside := "bp" + d.Bridge[2:]
+	outAddr := outsideHost(t, outside, strings.Replace(d.Subnet, "10.2", "10.1", 1))
+	hostAddr := strings.TrimSuffix(outAddr, "2") + "1" // the host's end of that veth
+	fetch := fmt.Sprintf("echo 'GET /index.html HTTP/1.0' | busybox nc -w 3 %s %d | tail -1", hostAddr, port)
+	if out, err := exec.Command("ip", "netns", "exec", outside, "sh", "-c", fetch).CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "hello-web" {
+		t.Fatalf("from another host to %s:%d: %v %q", hostAddr, port, err, out)
+	}
+	// From another container, and from the container itself, through the
+	// host's address (hairpin).
+	ncGet := fmt.Sprintf("echo 'GET /index.html HTTP/1.0' | nc -w 3 %s %d | tail -1", hostAddr, port)
+	if got := d.Must("run", "--rm", "busybox", "sh", "-c", ncGet); got != "hello-web" {
+		t.Fatalf("another container through the host's address: %q", got)
+	}
+	if got := d.Must("exec", "web", "sh", "-c", ncGet); got != "hello-web" {
+		t.Fatalf("the container to itself through the host's address: %q", got)
+	}
+
+	// Taken ports: by berth, by another process. Nothing is left of the
+	// container that could not start.
+	netnsBefore, _ := os.ReadDir(filepath.Join(d.ExecRoot, "netns"))
+	res := d.Berth("run", "-d", "--name", "clash", "-p", fmt.Sprintf("%d:80", port), "busybox", "sleep", "100")
+	if res.Code != 125 || !strings.Contains(res.Stderr, fmt.Sprintf("Bind for 0.0.0.0:%d failed: port is already allocated", port)) {
+		t.Fatalf("a port berth published already: %s", res)
+	}
+	l, err := net.Listen("tcp4", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	other := l.Addr().(*net.TCPAddr).Port
+	res = d.Berth("run", "-d", "-p", fmt.Sprintf("%d:80", other), "busybox", "sleep", "100")
+	if res.Code != 125 || !strings.Contains(res.Stderr, fmt.Sprintf("Bind for 0.0.0.0:%d failed", other)) || !strings.Contains(res.Stderr, "address already in use") {
+		t.Fatalf("a port another process holds: %s", res)
+	}
+	if netnsAfter, _ := os.ReadDir(filepath.Join(d.ExecRoot, "netns")); len(netnsAfter) != len(netnsBefore) || len(bridgePorts(t, d.Bridge)) != 1 {
+		t.Fatalf("failed starts left namespaces %v or veths %v", netnsAfter, bridgePorts(t, d.Bridge))
+	}
+	if got, _ := httpGet(loop, "/index.html"); got != "hello-web" {
+		t.Fatalf("the first container's port after the failed ones: %q", got)
+	}
+
+	// -P: every exposed port on an ephemeral port.
+	d.Must("run", "-d", "--name", "all", "-h", "all", "-P", "--expose", "80", "--expose", "81", "busybox", "sh", "-c", serve)
+	lo, hi := ephemeralRange(t)
+	for _, p := range []string{"80/tcp", "81/tcp"} {
+		hp := d.Must("inspect", "-f", fmt.Sprintf(`{{(index (index .NetworkSettings.Ports "%s") 0).HostPort}}`, p), "all")
+		if n := atoi(t, hp); n < lo || n > hi {
+			t.Fatalf("-P gave %s host port %d, outside %d-%d", p, n, lo, hi)
+		}
+	}
+	allPort := d.Must("inspect", "-f", `{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}`, "all")
+	testutil.Eventually(t, 5*time.Second, "the -P port to answer", func() bool {
+		got, _ := httpGet("127.0.0.1:"+allPort, "/index.html")
+		return got == "hello-all"
+	})
+
+	// A daemon killed with SIGKILL: the port keeps answering while it is
+	// down and after it is back.
+	d.Kill()
+	if got, _ := httpGet(loop, "/index.html"); got != "hello-web" {
+		t.Fatalf("while the daemon is down: %q", got)
+	}
+	d.Start()
+	if got, _ := httpGet(loop, "/index.html"); got != "hello-web" {
+		t.Fatalf("after the daemon restarted: %q", got)
+	}
+
+	// Removed: the port no longer answers, and is free for the next.
+	d.Must("rm", "-f", "web")
+	if _, err := httpGet(loop, "/index.html"); err == nil {
+		t.Fatal("the removed container's port still answers")
+	}
+	d.Must("run", "-d", "--name", "next", "-h", "next", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "busybox", "sh", "-c", serve)
+	testutil.Eventually(t, 5*time.Second, "the freed port to answer for the next container", func() bool {
+		got, _ := httpGet(loop, "/index.html")
+		return got == "hello-next"
+	})
+	// Bad specifications and modes that publish nothing are refused.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-p", "99999:80"}, "invalid"},
+		{[]string{"-p", "a:b"}, "invalid"},
+		{[]string{"--network", "host", "-p", "8080:80"}, "publish on the default bridge only"},
+		{[]string{"--network", "none", "-p", "8080:80"}, "publish on the default bridge only"},
+	} {
+		res := d.Berth(append(append([]string{"run", "--rm"}, tc.args...), "busybox", "true")...)
+		if res.Code == 0 || !strings.Contains(res.Stderr, tc.want) {
+			t.Errorf("run %v: %s, want %q", tc.args, res, tc.want)
+		}
+	}
+}
+
+func ephemeralRange(t *testing.T) (int, int) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b))
+	return atoi(t, f[0]), atoi(t, f[1])
 }

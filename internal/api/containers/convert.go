@@ -27,6 +27,18 @@ func networkName(rec *ctr.Record) string {
 	return "bridge" // the default network, attached while it runs
 }
 
+// matchNetworkID: a network filter may name the network by its ID.
+func matchNetworkID(ids []string, rec *ctr.Record) bool {
+	for _, ep := range rec.Networks {
+		for _, id := range ids {
+			if id != "" && ep.NetworkID != "" && strings.HasPrefix(ep.NetworkID, id) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // endpoints are the container's networks as inspect and ps show them.
 func endpoints(rec *ctr.Record) map[string]*network.EndpointSettings {
 	out := map[string]*network.EndpointSettings{}
@@ -77,7 +89,15 @@ func summary(rec *ctr.Record) container.Summary {
 		s.Labels = map[string]string{}
 	}
 	for p := range rec.Config.ExposedPorts {
-		s.Ports = append(s.Ports, container.Port{PrivatePort: uint16(p.Int()), Type: p.Proto()})
+		if len(rec.Ports[p]) == 0 {
+			s.Ports = append(s.Ports, container.Port{PrivatePort: uint16(p.Int()), Type: p.Proto()})
+		}
+	}
+	for p, bs := range rec.Ports {
+		for _, b := range bs {
+			hp, _ := strconv.Atoi(b.HostPort)
+			s.Ports = append(s.Ports, container.Port{IP: b.HostIP, PrivatePort: uint16(p.Int()), PublicPort: uint16(hp), Type: p.Proto()})
+		}
 	}
 	s.HostConfig.NetworkMode = string(rec.HostConfig.NetworkMode)
 	s.NetworkSettings = &container.NetworkSettingsSummary{Networks: endpoints(rec)}
@@ -122,6 +142,9 @@ func inspect(rec *ctr.Record) container.InspectResponse {
 	ports := nat.PortMap{}
 	for p := range rec.Config.ExposedPorts {
 		ports[p] = nil
+	}
+	for p, bs := range rec.Ports {
+		ports[p] = bs
 	}
 	ns := &container.NetworkSettings{
 		NetworkSettingsBase: container.NetworkSettingsBase{Ports: ports, SandboxKey: rec.SandboxKey},
@@ -187,7 +210,7 @@ func matchFilters(f filters.Args, rec *ctr.Record) bool {
 		f.Contains("isolation") && !f.ExactMatch("isolation", "default") {
 		return false
 	}
-	if f.Contains("network") && !f.ExactMatch("network", networkName(rec)) {
+	if f.Contains("network") && !f.ExactMatch("network", networkName(rec)) && !matchNetworkID(f.Get("network"), rec) {
 		return false
 	}
 	if f.Contains("expose") {

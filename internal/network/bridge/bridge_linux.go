@@ -47,6 +47,13 @@ func EnsureBridge(name string, gw *net.IPNet) error {
 			return fmt.Errorf("address %s on %s: %w", gw, name, err)
 		}
 	}
+	// Published ports answer on the host's loopback too: packets from
+	// 127.0.0.1 DNATed to a container leave through the bridge, which the
+	// kernel allows only with route_localnet on it (this bridge's setting,
+	// not the host's).
+	if err := os.WriteFile("/proc/sys/net/ipv4/conf/"+name+"/route_localnet", []byte("1"), 0o644); err != nil {
+		return fmt.Errorf("route_localnet on %s: %w", name, err)
+	}
 	return netlink.LinkSetUp(link)
 }
 
@@ -165,6 +172,11 @@ func Connect(bridge, nsPath string, ep Endpoint) error {
 	}
 	host, err := netlink.LinkByName(ep.HostVeth)
 	if err != nil {
+		return fail(err)
+	}
+	// Hairpin: a container reaching its own published port through the
+	// host's address gets its packets back through its own port.
+	if err := netlink.LinkSetHairpin(host, true); err != nil {
 		return fail(err)
 	}
 	if err := netlink.LinkSetUp(host); err != nil {

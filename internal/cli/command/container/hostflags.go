@@ -7,6 +7,7 @@ import (
 
 	"github.com/docker/docker/api/types/blkiodev"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/go-connections/nat"
 	"github.com/docker/go-units"
 	"github.com/spf13/pflag"
 
@@ -20,6 +21,8 @@ type hostFlags struct {
 	readBps, writeBps, readIOps, writeIOps, weightDevice []string
 	blkioWeight                                          uint16
 	oomKillDisable                                       bool
+	publish, expose                                      []string
+	publishAll                                           bool
 }
 
 func (f *hostFlags) add(fs *pflag.FlagSet) {
@@ -38,13 +41,16 @@ func (f *hostFlags) add(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.readIOps, "device-read-iops", nil, "Limit read rate (IO per second) from a device")
 	fs.StringArrayVar(&f.writeIOps, "device-write-iops", nil, "Limit write rate (IO per second) to a device")
 	fs.BoolVar(&f.oomKillDisable, "oom-kill-disable", false, "Disable OOM Killer")
+	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "Publish a container's port(s) to the host ([ip:][hostPort:]containerPort[/proto])")
+	fs.BoolVarP(&f.publishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
+	fs.StringArrayVar(&f.expose, "expose", nil, "Expose a port or a range of ports")
 }
 
 func flagError(flag, val string, err error) error {
 	return cli.StatusError{Status: fmt.Sprintf("invalid argument %q for \"--%s\" flag: %v", val, flag, err), Code: 125}
 }
 
-func (f *hostFlags) apply(fs *pflag.FlagSet, hc *container.HostConfig) error {
+func (f *hostFlags) apply(fs *pflag.FlagSet, cfg *container.Config, hc *container.HostConfig) error {
 	hc.IpcMode, hc.PidMode, hc.UTSMode = container.IpcMode(f.ipc), container.PidMode(f.pid), container.UTSMode(f.uts)
 	hc.CgroupParent = f.cgroupParent
 	if f.shmSize != "" {
@@ -107,6 +113,36 @@ func (f *hostFlags) apply(fs *pflag.FlagSet, hc *container.HostConfig) error {
 	}
 	if fs.Changed("oom-kill-disable") {
 		hc.OomKillDisable = &f.oomKillDisable
+	}
+	hc.PublishAllPorts = f.publishAll
+	exposed, bindings, err := nat.ParsePortSpecs(f.publish)
+	if err != nil {
+		return flagError("publish", strings.Join(f.publish, ","), err)
+	}
+	if len(bindings) > 0 {
+		hc.PortBindings = bindings
+	}
+	for _, e := range f.expose { // PORT[/PROTO] or a range, as docker's --expose
+		proto, port := nat.SplitProtoPort(e)
+		lo, hi, err := nat.ParsePortRangeToInt(port)
+		if err != nil {
+			return flagError("expose", e, err)
+		}
+		for p := lo; p <= hi; p++ {
+			np, err := nat.NewPort(proto, strconv.Itoa(p))
+			if err != nil {
+				return flagError("expose", e, err)
+			}
+			exposed[np] = struct{}{}
+		}
+	}
+	if len(exposed) > 0 {
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = nat.PortSet{}
+		}
+		for p := range exposed {
+			cfg.ExposedPorts[p] = struct{}{}
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package container
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,7 +43,27 @@ func (r psRow) RunningFor() string {
 }
 func (r psRow) Status() string { return r.s.Status }
 func (r psRow) State() string  { return string(r.s.State) }
-func (r psRow) Ports() string  { return "" }
+
+// Ports prints the container's ports as docker ps: published ones as
+// IP:PUBLIC->PRIVATE/PROTO, exposed ones as PRIVATE/PROTO, sorted.
+func (r psRow) Ports() string {
+	ps := append([]container.Port(nil), r.s.Ports...)
+	sort.Slice(ps, func(i, j int) bool {
+		if ps[i].PrivatePort != ps[j].PrivatePort {
+			return ps[i].PrivatePort < ps[j].PrivatePort
+		}
+		return ps[i].PublicPort < ps[j].PublicPort
+	})
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		if p.PublicPort != 0 {
+			out = append(out, fmt.Sprintf("%s:%d->%d/%s", p.IP, p.PublicPort, p.PrivatePort, p.Type))
+		} else {
+			out = append(out, fmt.Sprintf("%d/%s", p.PrivatePort, p.Type))
+		}
+	}
+	return strings.Join(out, ", ")
+}
 func (r psRow) Names() string {
 	var n []string
 	for _, name := range r.s.Names {

@@ -204,7 +204,7 @@ func (f *createFlags) config(fs *pflag.FlagSet, args []string, attach bool) (*co
 		}
 		hc.Ulimits = append(hc.Ulimits, &container.Ulimit{Name: ul.Name, Soft: ul.Soft, Hard: ul.Hard})
 	}
-	if err := f.hostFlags.apply(fs, hc); err != nil {
+	if err := f.hostFlags.apply(fs, cfg, hc); err != nil {
 		return nil, nil, err
 	}
 	if len(f.tmpfs) > 0 {
