@@ -47,6 +47,7 @@ var honoured = map[string]string{
 	"HostConfig.BlkioWeight": "where the host's block I/O cgroup has weights", "HostConfig.BlkioWeightDevice": "as BlkioWeight",
 	"HostConfig.BlkioDeviceReadBps": "", "HostConfig.BlkioDeviceWriteBps": "", "HostConfig.BlkioDeviceReadIOps": "", "HostConfig.BlkioDeviceWriteIOps": "",
 	"HostConfig.OomKillDisable": "cgroup v1 (refused on v2, which cannot)",
+	"HostConfig.PortBindings":   "on the default bridge (refused with other network modes)", "HostConfig.PublishAllPorts": "as PortBindings",
 }
 
 // refusal is a field berth does not honour yet, and the flag that sets it.
