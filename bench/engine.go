@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/berthproject/berth/internal/network/bridge"
 )
 
 // engine is a container engine the bench started: its CLI, its socket,
@@ -85,6 +87,10 @@ func (e *engine) stop() {
 	}
 	unmountUnder(e.root)
 	_ = os.RemoveAll(e.root)
+	if e.name == "berth" { // its bench bridge and nftables table
+		_ = bridge.Delete("berthbench0")
+		_ = bridge.DeleteTable("berth-berthbench0")
+	}
 	// The engines' parent cgroups, now empty (rmdir fails if not).
 	if e.cgroupParent != "" {
 		dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", e.cgroupParent))
@@ -180,7 +186,9 @@ func startBerth(ctx context.Context, bin, root string, favorDynMods bool) (*engi
 		}
 		return pids, nil
 	}
-	argv := []string{bin, "daemon", "--data-root", filepath.Join(root, "data"), "--exec-root", execRoot, "-H", "unix://" + e.sock}
+	// A bridge of its own, so that a berth daemon of the host is not disturbed.
+	argv := []string{bin, "daemon", "--data-root", filepath.Join(root, "data"), "--exec-root", execRoot, "-H", "unix://" + e.sock,
+		"--bridge", "berthbench0", "--bip", "10.254.254.1/24"}
 	if favorDynMods {
 		argv = append(argv, "--cgroup-favordynmods")
 	}

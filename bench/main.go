@@ -158,7 +158,12 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	add(fmt.Sprintf("`run --rm busybox true`, CLI to exit, %d runs", o.runs), res)
+	add(fmt.Sprintf("`run --rm busybox true`, CLI to exit, %d runs (berth: its default bridge; Docker: --bridge=none)", o.runs), res)
+
+	if res, err = interleave(ctx, engines, o.runs, func(e *engine) []string { return e.cmd("run", "--rm", "--network", "none", "busybox", "true") }); err != nil {
+		return err
+	}
+	add(fmt.Sprintf("`run --rm --network none busybox true`, %d runs", o.runs), res)
 
 	if res, err = interleave(ctx, engines, o.runs, func(e *engine) []string { return e.cmd("ps") }); err != nil {
 		return err

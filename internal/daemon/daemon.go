@@ -355,6 +355,8 @@ func Run(ctx context.Context, cfg Config) error {
 		cgv = "2"
 	}
 	build := readBuildInfo()
+	inactiveRoutes := inactive.New(engineID, time.Now())
+	inactiveRoutes.SetBridge(networks.BridgeInfo())
 	srv := api.New(Version,
 		apisystem.New(systemBackend{containers, images, bus}, apisystem.Config{
 			Version: Version, APIVersion: api.APIVersion, MinAPIVersion: api.MinAPIVersion,
@@ -368,7 +370,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}),
 		apicontainers.New(containers),
 		apiimages.New(images),
-		inactive.New(engineID, time.Now()),
+		inactiveRoutes,
 	)
 	errc := make(chan error, len(endpoints))
 	for _, ep := range endpoints {

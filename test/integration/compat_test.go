@@ -229,7 +229,8 @@ func TestCreateValidationAsDocker(t *testing.T) {
 		{"tmpfs twice", `{"Image":"busybox","HostConfig":{"Tmpfs":{"/x":""},"Mounts":[{"Type":"tmpfs","Target":"/x/"}]}}`, "Duplicate mount point: /x"},
 		{"mount target twice", `{"Image":"busybox","HostConfig":{"Binds":["/a:/d","/b:/d"]}}`, "Duplicate mount point: /d"},
 		{"bind refused", `{"Image":"busybox","HostConfig":{"Binds":["/a:/d"]}}`, "berth: -v (HostConfig.Binds) is not supported yet"},
-		{"port refused", `{"Image":"busybox","HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"8080"}]}}}`, "berth: -p (HostConfig.PortBindings) is not supported yet"},
+		{"host port out of range", `{"Image":"busybox","HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"99999"}]}}}`, "invalid port specification: \"99999\""},
+		{"publishing with host networking", `{"Image":"busybox","HostConfig":{"NetworkMode":"host","PortBindings":{"80/tcp":[{"HostPort":"8080"}]}}}`, "berth: -p/-P (HostConfig.PortBindings) publish on the default bridge only"},
 		{"digest algorithm as tag", `{"Image":"busybox:` + id + `"}`, "invalid reference format"},
 		{"restart policy", `{"Image":"busybox","HostConfig":{"RestartPolicy":{"Name":"sometimes"}}}`, "invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"},
 		{"negative retries", `{"Image":"busybox","HostConfig":{"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":-1}}}`, "invalid restart policy: maximum retry count cannot be negative"},
@@ -339,7 +340,15 @@ func TestLifecycleAsDocker(t *testing.T) {
 	}
 
 	// A stop whose client goes away still completes (SIGKILL at the timeout).
-	d.Must("run", "-d", "--name", "stubborn", "busybox", "sh", "-c", "trap '' TERM; while true; do sleep 1; done")
+	// It says when it ignores SIGTERM (in /dev/shm: new at every start),
+	// so that no signal comes before its trap.
+	d.Must("run", "-d", "--name", "stubborn", "busybox", "sh", "-c", "trap '' TERM; touch /dev/shm/ready; while true; do sleep 1; done")
+	trapped := func() {
+		testutil.Eventually(t, 10*time.Second, "the container to ignore SIGTERM", func() bool {
+			return d.Berth("exec", "stubborn", "test", "-e", "/dev/shm/ready").Code == 0
+		})
+	}
+	trapped()
 	since := fmt.Sprint(time.Now().Unix())
 	abandon := func(verb string) {
 		req, _ := http.NewRequest("POST", "http://berth/v1.47/containers/stubborn/"+verb+"?t=2", nil)
@@ -354,6 +363,7 @@ func TestLifecycleAsDocker(t *testing.T) {
 		return inspect("{{.State.Status}} {{.State.ExitCode}}", "stubborn") == "exited 137"
 	})
 	d.Must("start", "stubborn")
+	trapped()
 	abandon("restart")
 	testutil.Eventually(t, 15*time.Second, "the abandoned restart to complete, with its event", func() bool {
 		out := d.Must("events", "--since", since, "--until", fmt.Sprint(time.Now().Unix()), "--filter", "container=stubborn", "--format", "{{.Action}}")

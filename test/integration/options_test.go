@@ -10,6 +10,7 @@ import (
 	goruntime "runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
@@ -413,7 +414,10 @@ func TestHonouredOptionsTakeEffect(t *testing.T) {
 		t.Errorf("create for the host's platform: %d %s", code, body)
 	}
 	// StopTimeout: the container's own, used by a stop that names none.
-	d.Must("run", "-d", "--name", "stubborn", "--stop-timeout", "1", "busybox", "sh", "-c", "trap '' TERM; while :; do sleep 1; done")
+	d.Must("run", "-d", "--name", "stubborn", "--stop-timeout", "1", "busybox", "sh", "-c", "trap '' TERM; touch /dev/shm/ready; while :; do sleep 1; done")
+	testutil.Eventually(t, 10*time.Second, "the container to ignore SIGTERM", func() bool {
+		return d.Berth("exec", "stubborn", "test", "-e", "/dev/shm/ready").Code == 0
+	})
 	if got := d.Must("inspect", "-f", "{{.Config.StopTimeout}}", "stubborn"); got != "1" {
 		t.Fatalf("StopTimeout: %s", got)
 	}

@@ -36,6 +36,20 @@ func New(engineID string, started time.Time) *Router {
 	return rt
 }
 
+// SetBridge gives the default bridge network its IPAM configuration and
+// bridge name, as Docker shows them (what the network service chose).
+func (rt *Router) SetBridge(name, subnet, gateway string) {
+	for i := range rt.networks {
+		if rt.networks[i].Name == "bridge" && name != "" {
+			rt.networks[i].IPAM.Config = []network.IPAMConfig{{Subnet: subnet, Gateway: gateway}}
+			rt.networks[i].Options = map[string]string{
+				"com.docker.network.bridge.name": name, "com.docker.network.bridge.default_bridge": "true",
+				"com.docker.network.bridge.enable_ip_masquerade": "true", "com.docker.network.driver.mtu": "1500",
+			}
+		}
+	}
+}
+
 // NetworkID is the stable ID of the default network name of the engine
 // engineID.
 func NetworkID(engineID, name string) string {
