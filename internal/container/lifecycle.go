@@ -163,10 +163,22 @@ func (s *Service) buildSpec(rec *Record, rootfs string) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	etcDir := rec.Dir
+	var netJoin string
+	if m := rec.HostConfig.NetworkMode; m.IsContainer() {
+		d, ns, err := s.networkDonor(m.ConnectedContainer())
+		if err != nil {
+			return nil, err
+		}
+		etcDir, netJoin = d.Dir, ns // its network, and its hosts, resolv.conf and hostname
+		cfg := *rec.Config // the record's own stays as created
+		cfg.Hostname, cfg.Domainname = d.Config.Hostname, d.Config.Domainname
+		rec.Config = &cfg
+	}
 	etc := map[string]string{
-		"/etc/hostname":    filepath.Join(rec.Dir, "hostname"),
-		"/etc/hosts":       filepath.Join(rec.Dir, "hosts"),
-		"/etc/resolv.conf": filepath.Join(rec.Dir, "resolv.conf"),
+		"/etc/hostname":    filepath.Join(etcDir, "hostname"),
+		"/etc/hosts":       filepath.Join(etcDir, "hosts"),
+		"/etc/resolv.conf": filepath.Join(etcDir, "resolv.conf"),
 	}
 	env := rec.Config.Env
 	if rec.Config.Tty && !hasEnv(env, "TERM") {
@@ -181,6 +193,9 @@ func (s *Service) buildSpec(rec *Record, rootfs string) (*specs.Spec, error) {
 	}
 	if rec.SandboxKey != "" {
 		joins[specs.NetworkNamespace] = rec.SandboxKey
+	}
+	if netJoin != "" {
+		joins[specs.NetworkNamespace] = netJoin
 	}
 	if rec.HostConfig.IpcMode.IsShareable() {
 		if shm, err = mountShm(rec.Dir, rec.HostConfig); err != nil {
@@ -256,6 +271,31 @@ func logInfo(rec *Record) logs.Info {
 		Hostname: rec.Config.Hostname, Command: strings.Join(append([]string{rec.Path}, rec.Args...), " "),
 		Labels: rec.Config.Labels, Env: rec.Config.Env,
 	}
+}
+
+// networkDonor is the running container whose network --network
+// container:REF joins, and the path of its network namespace.
+func (s *Service) networkDonor(ref string) (Record, string, error) {
+	e, err := s.lookup(ref)
+	if err != nil {
+		return Record{}, "", err
+	}
+	e.mu.Lock()
+	d := e.rec
+	e.mu.Unlock()
+	if d.State.Status != "running" || d.State.Pid == 0 {
+		return Record{}, "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot join network of a non running container: %s", d.ID))
+	}
+	switch m := d.HostConfig.NetworkMode; {
+	case m.IsHost():
+		return Record{}, "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("berth: --network container:%s is not supported yet: that container uses the host's network", ref))
+	case m.IsContainer():
+		return Record{}, "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("berth: --network container:%s is not supported yet: that container joins another's network", ref))
+	}
+	if d.SandboxKey != "" {
+		return d, d.SandboxKey, nil
+	}
+	return d, fmt.Sprintf("/proc/%d/ns/net", d.State.Pid), nil
 }
 
 // cgroupsPath is the container's cgroup: under /berth, or under

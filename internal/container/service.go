@@ -235,6 +235,9 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 	if hc.UTSMode.IsHost() && cfg.Hostname != "" {
 		return CreateResult{}, errdefs.ErrInvalidArgument.WithMessage("conflicting options: hostname and the UTS mode")
 	}
+	if hc.NetworkMode.IsContainer() && (cfg.Hostname != "" || cfg.Domainname != "") {
+		return CreateResult{}, errdefs.ErrInvalidArgument.WithMessage("conflicting options: hostname and the network mode")
+	}
 	if err := s.checkHostSupport(&hc.Resources); err != nil {
 		return CreateResult{}, err
 	}
@@ -415,8 +418,21 @@ func validateHostConfig(hc *container.HostConfig) error {
 			return errdefs.ErrInvalidArgument.WithMessage(err.Error())
 		}
 	}
-	switch hc.NetworkMode {
-	case "", "default", "bridge", "none", "host":
+	switch m := hc.NetworkMode; {
+	case m == "", m == "default", m == "bridge", m == "none", m == "host":
+	case m.IsContainer():
+		if m.ConnectedContainer() == "" {
+			return errdefs.ErrInvalidArgument.WithMessage("invalid network mode: container: names no container")
+		}
+		// As Docker: what the container whose network is joined decides.
+		switch {
+		case len(hc.PortBindings) > 0 || hc.PublishAllPorts:
+			return errdefs.ErrInvalidArgument.WithMessage("conflicting options: port publishing and the container type network mode")
+		case len(hc.DNS) > 0 || len(hc.DNSSearch) > 0 || len(hc.DNSOptions) > 0:
+			return errdefs.ErrInvalidArgument.WithMessage("conflicting options: dns and the network mode")
+		case len(hc.ExtraHosts) > 0:
+			return errdefs.ErrInvalidArgument.WithMessage("conflicting options: custom host-to-IP mapping and the network mode")
+		}
 	default:
 		return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", hc.NetworkMode))
 	}

@@ -78,6 +78,9 @@ type Config struct {
 	// default network get loopback only). BIP is its address/prefix.
 	Bridge string `json:"bridge"`
 	BIP    string `json:"bip"`
+	// IP is where ports are published when -p names no address
+	// (Docker's "ip"; default 0.0.0.0, every address of the host).
+	IP string `json:"ip"`
 }
 
 // DefaultSocket is where the daemon listens unless told otherwise.
@@ -101,6 +104,7 @@ func Main(args []string) int {
 	insecure := fs.StringArray("insecure-registry", nil, "registry (host[:port] or CIDR) that may be reached over plain HTTP")
 	mirrors := fs.StringArray("registry-mirror", nil, "registry mirror for Docker Hub images (URL)")
 	bridgeName := fs.StringP("bridge", "b", "", `the default network's Linux bridge, made if missing (default "berth0"); "none" for no default bridge`)
+	defaultIP := fs.String("ip", "", "the host address ports are published on when -p names none (default 0.0.0.0)")
 	bip := fs.String("bip", "", "the default bridge's address and prefix, e.g. 172.18.0.1/16 (default: the first of Docker's pools nothing routes)")
 	favor := fs.Bool("cgroup-favordynmods", false, "remount the host's cgroup2 file system with favordynmods: container starts skip an RCU grace period (host-wide; Linux >= 6.0; from 6.18 on until reboot)")
 	if err := fs.Parse(args); err != nil {
@@ -136,6 +140,9 @@ func Main(args []string) int {
 	}
 	if *bip != "" {
 		cfg.BIP = *bip
+	}
+	if *defaultIP != "" {
+		cfg.IP = *defaultIP
 	}
 	if fs.Changed("cgroup-favordynmods") {
 		cfg.CgroupFavorDynMods = favor
@@ -327,7 +334,7 @@ func Run(ctx context.Context, cfg Config) error {
 		table = "berth-" + cfg.Bridge
 	}
 	networks, err := network.New(network.Config{DB: bdb, ExecRoot: cfg.ExecRoot, Bridge: cfg.Bridge, BIP: cfg.BIP,
-		Table: table, NetworkID: inactive.NetworkID(engineID, "bridge")})
+		Table: table, NetworkID: inactive.NetworkID(engineID, "bridge"), HostIP: cfg.IP})
 	if err != nil {
 		return fmt.Errorf("default bridge network: %w", err)
 	}

@@ -74,6 +74,9 @@ type Service struct {
 // loads the endpoints recorded.
 func New(cfg Config) (*Service, error) {
 	s := &Service{cfg: cfg, eps: map[string]*endpoint{}}
+	if ip := net.ParseIP(cfg.HostIP); cfg.HostIP != "" && (ip == nil || ip.To4() == nil) {
+		return nil, fmt.Errorf("invalid --ip %q: want the IPv4 address ports are published on", cfg.HostIP)
+	}
 	if cfg.Bridge == "none" {
 		return s, nil
 	}

@@ -9,10 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 
 	"github.com/berthproject/berth/internal/testutil"
@@ -293,4 +295,95 @@ func ephemeralRange(t *testing.T) (int, int) {
 	}
 	f := strings.Fields(string(b))
 	return atoi(t, f[0]), atoi(t, f[1])
+}
+
+// TestNetworkContainerMode: --network container:NAME shares that
+// container's network (address, hosts, resolv.conf, hostname), refuses
+// what that container decides, and needs it running.
+func TestNetworkContainerMode(t *testing.T) {
+	t.Parallel()
+	d := testutil.StartDaemon(t, "--ip", "127.0.0.1")
+	d.LoadBusybox()
+	d.Must("run", "-d", "--name", "web", "-h", "webhost", "-p", "80", "busybox", "sleep", "300")
+	ip := d.Must("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web")
+	if got := d.Must("run", "--rm", "--network", "container:web", "busybox", "sh", "-c", "hostname; ip -o -4 addr show eth0 | awk '{print $4}'; grep -c webhost /etc/hosts"); got != "webhost\n"+ip+"/24\n1" {
+		t.Fatalf("--network container:web: %q", got)
+	}
+	// The daemon's --ip is where -p without an address publishes.
+	if got := d.Must("port", "web", "80"); !strings.HasPrefix(got, "127.0.0.1:") {
+		t.Fatalf("-p 80 with the daemon's --ip 127.0.0.1: %q", got)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-p", "8080:80"}, "conflicting options: port publishing and the container type network mode"},
+		{[]string{"-h", "other"}, "conflicting options: hostname and the network mode"},
+		{[]string{"--dns", "192.0.2.1"}, "conflicting options: dns and the network mode"},
+	} {
+		res := d.Berth(append(append([]string{"run", "--rm", "--network", "container:web"}, tc.args...), "busybox", "true")...)
+		if res.Code == 0 || !strings.Contains(res.Stderr, tc.want) {
+			t.Errorf("%v: %s, want %q", tc.args, res, tc.want)
+		}
+	}
+	d.Must("stop", "-t", "0", "web")
+	if res := d.Berth("run", "--rm", "--network", "container:web", "busybox", "true"); res.Code == 0 || !strings.Contains(res.Stderr, "cannot join network of a non running container") {
+		t.Fatalf("joining a stopped container's network: %s", res)
+	}
+}
+
+// natRules counts the rules in the chains of the daemon's nftables table.
+func natRules(t *testing.T, table string) int {
+	t.Helper()
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := &nftables.Table{Name: table, Family: nftables.TableFamilyIPv4}
+	n := 0
+	for _, ch := range []string{"prerouting", "output"} {
+		rs, err := c.GetRules(tb, &nftables.Chain{Name: ch, Table: tb})
+		if err != nil {
+			t.Fatalf("rules of %s/%s: %v", table, ch, err)
+		}
+		n += len(rs)
+	}
+	return n
+}
+
+// TestPublishedCyclesLeaveNothing: many run --rm -p cycles leave no veth,
+// namespace or DNAT rule (BERTH_NET_CYCLES, default 20; the bench's
+// figure is 1000).
+func TestPublishedCyclesLeaveNothing(t *testing.T) {
+	t.Parallel()
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	cycles := 20
+	if n, err := strconv.Atoi(os.Getenv("BERTH_NET_CYCLES")); err == nil {
+		cycles = n
+	}
+	table := "berth-" + d.Bridge
+	if n := natRules(t, table); n != 0 {
+		t.Fatalf("%d DNAT rules before any container", n)
+	}
+	d.Must("run", "-d", "--name", "kept", "-p", "80", "busybox", "sleep", "300")
+	if n := natRules(t, table); n != 2 { // prerouting and output
+		t.Fatalf("%d DNAT rules with one published port, want 2", n)
+	}
+	for i := 0; i < cycles; i++ {
+		d.Must("run", "--rm", "-p", "0:80", "-p", "0:81/udp", "busybox", "true")
+	}
+	if ports := bridgePorts(t, d.Bridge); len(ports) != 1 {
+		t.Fatalf("veths on the bridge after %d cycles: %v, want only the kept container's", cycles, ports)
+	}
+	if ns, _ := os.ReadDir(filepath.Join(d.ExecRoot, "netns")); len(ns) != 1 {
+		t.Fatalf("network namespaces after %d cycles: %d, want 1", cycles, len(ns))
+	}
+	if n := natRules(t, table); n != 2 {
+		t.Fatalf("%d DNAT rules after %d cycles, want the kept container's 2", n, cycles)
+	}
+	d.Must("rm", "-f", "kept")
+	if n := natRules(t, table); n != 0 {
+		t.Fatalf("%d DNAT rules after every container is gone", n)
+	}
 }

@@ -17,9 +17,9 @@ import (
 )
 
 func networkName(rec *ctr.Record) string {
-	switch m := string(rec.HostConfig.NetworkMode); m {
-	case "host", "none":
-		return m
+	switch m := rec.HostConfig.NetworkMode; {
+	case m.IsHost(), m.IsNone(), m.IsContainer():
+		return string(m)
 	}
 	for name := range rec.Networks {
 		return name
