@@ -47,7 +47,7 @@ var honoured = map[string]string{
 	"HostConfig.BlkioWeight": "where the host's block I/O cgroup has weights", "HostConfig.BlkioWeightDevice": "as BlkioWeight",
 	"HostConfig.BlkioDeviceReadBps": "", "HostConfig.BlkioDeviceWriteBps": "", "HostConfig.BlkioDeviceReadIOps": "", "HostConfig.BlkioDeviceWriteIOps": "",
 	"HostConfig.OomKillDisable": "cgroup v1 (refused on v2, which cannot)",
-	"HostConfig.PortBindings":   "on the default bridge (refused with other network modes)", "HostConfig.PublishAllPorts": "as PortBindings",
+	"HostConfig.Links":          "legacy links on the default bridge", "HostConfig.PortBindings": "on the default bridge (refused with other network modes)", "HostConfig.PublishAllPorts": "as PortBindings",
 }
 
 // refusal is a field berth does not honour yet, and the flag that sets it.
@@ -84,7 +84,6 @@ var refused = []refusal{
 	{field: "HostConfig.Mounts", flag: "--mount"},
 	{field: "HostConfig.VolumesFrom", flag: "--volumes-from"},
 	{field: "HostConfig.VolumeDriver", flag: "--volume-driver"},
-	{field: "HostConfig.Links", flag: "--link"},
 	{field: "HostConfig.UsernsMode", flag: "--userns", ok: isOneOf("", "host")},
 	{field: "HostConfig.Cgroup", flag: "--cgroup"},
 	{field: "HostConfig.StorageOpt", flag: "--storage-opt"},

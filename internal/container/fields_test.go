@@ -251,6 +251,7 @@ var effects = map[string][]string{
 	"HostConfig.PidsLimit":            {"TestResourceLimits", "TestUpdate"},
 	"HostConfig.Ulimits":              {"TestResourceLimits", "TestGenerate"},
 	"HostConfig.PortBindings":         {"TestPublishedPorts"},
+	"HostConfig.Links":                {"TestLegacyLinks"},
 	"HostConfig.PublishAllPorts":      {"TestPublishedPorts"},
 }
 

@@ -96,17 +96,26 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 	if err != nil {
 		return fail(err)
 	}
+	var linked []link
 	if s.bridged(&rec) {
+		if linked, err = s.resolveLinks(&rec); err != nil {
+			return fail(err)
+		}
 		netns, ep, bound, err := s.networks.Attach(rec.ID, publishedPorts(&rec))
 		if err != nil {
 			return fail(err)
 		}
 		rec.Networks, rec.SandboxKey, rec.Ports = map[string]*network.EndpointSettings{"bridge": ep}, netns, bound
-		if err := writeHosts(rec.Dir, ep.IPAddress, rec.Config.Hostname, rec.Config.Domainname, rec.HostConfig); err != nil {
+		if err := writeHosts(rec.Dir, ep.IPAddress, rec.Config.Hostname, rec.Config.Domainname, rec.HostConfig, linkHosts(linked)); err != nil {
 			return fail(err)
 		}
 	}
 	t1 := time.Now()
+	if len(linked) > 0 { // the links' variables, then the container's own (which win)
+		cfg := *rec.Config
+		cfg.Env = mergeEnv(linkEnv(rec.Name, linked), cfg.Env)
+		rec.Config = &cfg
+	}
 	sp, err := s.buildSpec(&rec, rootfs)
 	if err != nil {
 		return fail(err)
@@ -171,7 +180,7 @@ func (s *Service) buildSpec(rec *Record, rootfs string) (*specs.Spec, error) {
 			return nil, err
 		}
 		etcDir, netJoin = d.Dir, ns // its network, and its hosts, resolv.conf and hostname
-		cfg := *rec.Config // the record's own stays as created
+		cfg := *rec.Config          // the record's own stays as created
 		cfg.Hostname, cfg.Domainname = d.Config.Hostname, d.Config.Domainname
 		rec.Config = &cfg
 	}

@@ -241,7 +241,7 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 	if err := s.checkHostSupport(&hc.Resources); err != nil {
 		return CreateResult{}, err
 	}
-	if err := s.validateLinks(hc.Links); err != nil {
+	if err := s.validateLinks(hc.Links); err != nil { // before anything else, as Docker
 		return CreateResult{}, err
 	}
 	if err := s.validatePorts(cfg, hc); err != nil {
@@ -275,6 +275,12 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 	}
 	s.names[name] = id // reserve
 	s.mu.Unlock()
+	if err := s.normalizeLinks(hc, name); err != nil {
+		s.mu.Lock()
+		delete(s.names, name)
+		s.mu.Unlock()
+		return CreateResult{}, err
+	}
 	rec, err := s.create(id, name, cfg, hc, img)
 	if err != nil {
 		s.mu.Lock()
@@ -731,7 +737,7 @@ func mergeEnv(base, over []string) []string {
 // --network host, else localhost's lines, --add-host's, and the
 // container's own address (ip, "" while it has none) with its names, as
 // Docker writes it.
-func writeHosts(dir, ip, hostname, domain string, hc *container.HostConfig) error {
+func writeHosts(dir, ip, hostname, domain string, hc *container.HostConfig, links string) error {
 	var hosts string
 	if hc.NetworkMode.IsHost() {
 		b, _ := os.ReadFile("/etc/hosts")
@@ -750,6 +756,7 @@ func writeHosts(dir, ip, hostname, domain string, hc *container.HostConfig) erro
 			}
 			hosts += ip + "\t" + names + "\n"
 		}
+		hosts += links
 	}
 	return os.WriteFile(filepath.Join(dir, "hosts"), []byte(hosts), 0o644)
 }
@@ -759,7 +766,7 @@ func writeEtcFiles(dir, hostname, domain string, hc *container.HostConfig) error
 	if err := os.WriteFile(filepath.Join(dir, "hostname"), []byte(hostname+"\n"), 0o644); err != nil {
 		return err
 	}
-	if err := writeHosts(dir, "", hostname, domain, hc); err != nil {
+	if err := writeHosts(dir, "", hostname, domain, hc, ""); err != nil {
 		return err
 	}
 	resolv, _ := os.ReadFile("/etc/resolv.conf")

@@ -223,7 +223,7 @@ func TestCreateValidationAsDocker(t *testing.T) {
 	id := d.Must("image", "inspect", "-f", "{{.Id}}", "busybox")
 	for _, tc := range []struct{ name, body, want string }{
 		{"link to nothing", `{"Image":"busybox","HostConfig":{"Links":["nope:x"]}}`, "could not get container for nope: No such container: nope"},
-		{"link not yet", `{"Image":"busybox","HostConfig":{"Links":["exists:x"]}}`, "berth: --link (HostConfig.Links) is not supported yet"},
+		{"link with host networking", `{"Image":"busybox","HostConfig":{"NetworkMode":"host","Links":["exists:x"]}}`, "conflicting options: host type networking can't be used with links"},
 		{"empty env name", `{"Image":"busybox","Env":["=x"]}`, "invalid environment variable: =x"},
 		{"relative tmpfs", `{"Image":"busybox","HostConfig":{"Tmpfs":{"tmp":""}}}`, "invalid mount path: 'tmp' mount path must be absolute"},
 		{"tmpfs twice", `{"Image":"busybox","HostConfig":{"Tmpfs":{"/x":""},"Mounts":[{"Type":"tmpfs","Target":"/x/"}]}}`, "Duplicate mount point: /x"},

@@ -387,3 +387,50 @@ func TestPublishedCyclesLeaveNothing(t *testing.T) {
 		t.Fatalf("%d DNAT rules after every container is gone", n)
 	}
 }
+
+// TestLegacyLinks: --link NAME[:ALIAS] on the default bridge gives the
+// linked container's address in /etc/hosts and Docker's variables, shows
+// in inspect as Docker records it, and needs the linked container running.
+func TestLegacyLinks(t *testing.T) {
+	t.Parallel()
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	d.Must("run", "-d", "--name", "db", "-h", "dbhost", "--expose", "5432", "-e", "DB_USER=shop", "busybox", "sleep", "300")
+	ip := d.Must("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "db")
+	d.Must("run", "-d", "--name", "app", "--link", "db:data", "busybox", "sleep", "300")
+	if got := d.Must("inspect", "-f", "{{json .HostConfig.Links}}", "app"); got != `["/db:/app/data"]` {
+		t.Fatalf("inspect's links: %s", got)
+	}
+	env := d.Must("exec", "app", "env")
+	for _, want := range []string{
+		"DATA_NAME=/app/data", "DATA_PORT=tcp://" + ip + ":5432", "DATA_PORT_5432_TCP=tcp://" + ip + ":5432",
+		"DATA_PORT_5432_TCP_ADDR=" + ip, "DATA_PORT_5432_TCP_PORT=5432", "DATA_PORT_5432_TCP_PROTO=tcp", "DATA_ENV_DB_USER=shop",
+	} {
+		if !strings.Contains("\n"+env+"\n", "\n"+want+"\n") {
+			t.Errorf("link variable %s missing:\n%s", want, env)
+		}
+	}
+	if got := d.Must("exec", "app", "grep", "data", "/etc/hosts"); got != ip+"\tdata dbhost db" {
+		t.Fatalf("/etc/hosts line of the link: %q", got)
+	}
+	if got := d.Must("exec", "app", "sh", "-c", "ping -c1 -W2 data | head -1"); !strings.Contains(got, ip) {
+		t.Fatalf("ping by the link's alias: %q", got)
+	}
+	d.Must("stop", "-t", "0", "app")
+	d.Must("stop", "-t", "0", "db")
+	if res := d.Berth("start", "app"); res.Code == 0 || !strings.Contains(res.Stderr, "Cannot link to a non running container: /db AS /app/data") {
+		t.Fatalf("start with its linked container stopped: %s", res)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--link", "nope"}, "could not get container for nope"},
+		{[]string{"--network", "host", "--link", "db"}, "conflicting options: host type networking can't be used with links"},
+	} {
+		res := d.Berth(append(append([]string{"create"}, tc.args...), "busybox", "true")...)
+		if res.Code == 0 || !strings.Contains(res.Stderr, tc.want) {
+			t.Errorf("create %v: %s, want %q", tc.args, res, tc.want)
+		}
+	}
+}

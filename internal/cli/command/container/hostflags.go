@@ -21,7 +21,7 @@ type hostFlags struct {
 	readBps, writeBps, readIOps, writeIOps, weightDevice []string
 	blkioWeight                                          uint16
 	oomKillDisable                                       bool
-	publish, expose                                      []string
+	publish, expose, links                               []string
 	publishAll                                           bool
 }
 
@@ -44,6 +44,7 @@ func (f *hostFlags) add(fs *pflag.FlagSet) {
 	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "Publish a container's port(s) to the host ([ip:][hostPort:]containerPort[/proto])")
 	fs.BoolVarP(&f.publishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
 	fs.StringArrayVar(&f.expose, "expose", nil, "Expose a port or a range of ports")
+	fs.StringArrayVar(&f.links, "link", nil, "Add link to another container (NAME[:ALIAS])")
 }
 
 func flagError(flag, val string, err error) error {
@@ -115,6 +116,7 @@ func (f *hostFlags) apply(fs *pflag.FlagSet, cfg *container.Config, hc *containe
 		hc.OomKillDisable = &f.oomKillDisable
 	}
 	hc.PublishAllPorts = f.publishAll
+	hc.Links = f.links
 	exposed, bindings, err := nat.ParsePortSpecs(f.publish)
 	if err != nil {
 		return flagError("publish", strings.Join(f.publish, ","), err)
