@@ -179,6 +179,12 @@ func TestConcurrentLifecycleStress(t *testing.T) {
 	}
 	gone := func() bool {
 		l, err := cli.ContainerList(bg, container.ListOptions{All: true})
+		// A create the stress's client gave up on at its deadline may be
+		// finished by the daemon only now (create does not stop with its
+		// client): remove what shows up.
+		for _, c := range l {
+			_ = cli.ContainerRemove(bg, c.ID, container.RemoveOptions{Force: true})
+		}
 		return err == nil && len(l) == 0 && len(d.Shims()) == 0
 	}
 	for deadline := time.Now().Add(45 * time.Second); !gone(); time.Sleep(100 * time.Millisecond) {
