@@ -22,7 +22,11 @@ type Networks interface {
 	// Attach makes container id's network namespace (the file returned,
 	// which the runtime joins) connected to the default bridge, with ports
 	// published (bound: the host ports chosen).
-	Attach(id string, ports nat.PortMap) (netns string, ep *network.EndpointSettings, bound nat.PortMap, err error)
+	// netName is the default bridge ("bridge") or a user-defined network.
+	Attach(id, netName string, ports nat.PortMap) (netns string, ep *network.EndpointSettings, bound nat.PortMap, err error)
+	// Lookup resolves a network mode naming a user-defined network to
+	// its name.
+	Lookup(ref string) (string, error)
 	// Release undoes Attach; releasing what is not attached does nothing.
 	Release(id string) error
 }

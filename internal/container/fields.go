@@ -31,7 +31,7 @@ var honoured = map[string]string{
 	"Config.ArgsEscaped":     "Windows only; ignored on Linux, as Docker", "Config.OnBuild": "build metadata, kept",
 	"Config.Shell": "build metadata, kept",
 
-	"HostConfig.ContainerIDFile": "written by the client", "HostConfig.LogConfig": "", "HostConfig.NetworkMode": "default and bridge (the default bridge), none, host",
+	"HostConfig.ContainerIDFile": "written by the client", "HostConfig.LogConfig": "", "HostConfig.NetworkMode": "default and bridge (the default bridge), user-defined bridge networks, none, host, container:",
 	"HostConfig.RestartPolicy": "", "HostConfig.AutoRemove": "", "HostConfig.ConsoleSize": "", "HostConfig.Annotations": "OCI annotations",
 	"HostConfig.CapAdd": "", "HostConfig.CapDrop": "", "HostConfig.CgroupnsMode": "", "HostConfig.DNS": "",
 	"HostConfig.DNSOptions": "", "HostConfig.DNSSearch": "", "HostConfig.ExtraHosts": "", "HostConfig.GroupAdd": "",

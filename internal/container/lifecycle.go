@@ -101,11 +101,15 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 		if linked, err = s.resolveLinks(&rec); err != nil {
 			return fail(err)
 		}
-		netns, ep, bound, err := s.networks.Attach(rec.ID, publishedPorts(&rec))
+		netName := "bridge"
+		if userNetwork(rec.HostConfig.NetworkMode) {
+			netName = string(rec.HostConfig.NetworkMode)
+		}
+		netns, ep, bound, err := s.networks.Attach(rec.ID, netName, publishedPorts(&rec))
 		if err != nil {
 			return fail(err)
 		}
-		rec.Networks, rec.SandboxKey, rec.Ports = map[string]*network.EndpointSettings{"bridge": ep}, netns, bound
+		rec.Networks, rec.SandboxKey, rec.Ports = map[string]*network.EndpointSettings{netName: ep}, netns, bound
 		if err := writeHosts(rec.Dir, ep.IPAddress, rec.Config.Hostname, rec.Config.Domainname, rec.HostConfig, linkHosts(linked)); err != nil {
 			return fail(err)
 		}
@@ -225,8 +229,8 @@ func (s *Service) buildSpec(rec *Record, rootfs string) (*specs.Spec, error) {
 // daemon has one, the container is of the default network, and its
 // network is not disabled (NetworkDisabled: loopback only).
 func (s *Service) bridged(rec *Record) bool {
-	switch rec.HostConfig.NetworkMode {
-	case "", "default", "bridge":
+	switch m := rec.HostConfig.NetworkMode; {
+	case m == "", m == "default", m == "bridge", userNetwork(m):
 		return s.networks != nil && !rec.Config.NetworkDisabled
 	}
 	return false

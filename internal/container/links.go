@@ -29,6 +29,8 @@ func (s *Service) normalizeLinks(hc *container.HostConfig, name string) error {
 		return errdefs.ErrInvalidArgument.WithMessage("berth: --link needs the default bridge network, not --network none")
 	case s.networks == nil:
 		return errdefs.ErrInvalidArgument.WithMessage("berth: --link needs the default bridge, which this daemon runs without (--bridge none)")
+	case userNetwork(m):
+		return errdefs.ErrInvalidArgument.WithMessage("berth: --link on a user-defined network is not supported yet")
 	}
 	out := make([]string, 0, len(hc.Links))
 	for _, l := range hc.Links {

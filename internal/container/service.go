@@ -235,6 +235,24 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 	if hc.UTSMode.IsHost() && cfg.Hostname != "" {
 		return CreateResult{}, errdefs.ErrInvalidArgument.WithMessage("conflicting options: hostname and the UTS mode")
 	}
+	if m := hc.NetworkMode; userNetwork(m) {
+		if s.networks == nil {
+			return CreateResult{}, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", m))
+		}
+		name, err := s.networks.Lookup(string(m))
+		if err != nil {
+			return CreateResult{}, err
+		}
+		hc.NetworkMode = container.NetworkMode(name)
+		if nc != nil { // the endpoint the CLI names as it was given (name or ID)
+			for k, ep := range nc.EndpointsConfig {
+				if other, err := s.networks.Lookup(k); err == nil && other == name && k != name {
+					delete(nc.EndpointsConfig, k)
+					nc.EndpointsConfig[name] = ep
+				}
+			}
+		}
+	}
 	if hc.NetworkMode.IsContainer() && (cfg.Hostname != "" || cfg.Domainname != "") {
 		return CreateResult{}, errdefs.ErrInvalidArgument.WithMessage("conflicting options: hostname and the network mode")
 	}
@@ -313,6 +331,15 @@ func (s *Service) validateLinks(links []string) error {
 		}
 	}
 	return nil
+}
+
+// userNetwork reports whether a network mode names a user-defined network.
+func userNetwork(m container.NetworkMode) bool {
+	switch {
+	case m == "", m == "default", m == "bridge", m.IsHost(), m.IsNone(), m.IsContainer():
+		return false
+	}
+	return true
 }
 
 // validatePorts checks -p and -P as Docker does, and refuses them where
@@ -440,7 +467,7 @@ func validateHostConfig(hc *container.HostConfig) error {
 			return errdefs.ErrInvalidArgument.WithMessage("conflicting options: custom host-to-IP mapping and the network mode")
 		}
 	default:
-		return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", hc.NetworkMode))
+		// A user-defined network: Create asks the network service.
 	}
 	rp := hc.RestartPolicy
 	switch rp.Name {

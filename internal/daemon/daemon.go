@@ -26,6 +26,7 @@ import (
 	apicontainers "github.com/berthproject/berth/internal/api/containers"
 	apiimages "github.com/berthproject/berth/internal/api/images"
 	"github.com/berthproject/berth/internal/api/inactive"
+	apinetworks "github.com/berthproject/berth/internal/api/networks"
 	apisystem "github.com/berthproject/berth/internal/api/system"
 	"github.com/berthproject/berth/internal/cgroupmount"
 	"github.com/berthproject/berth/internal/container"
@@ -334,7 +335,7 @@ func Run(ctx context.Context, cfg Config) error {
 		table = "berth-" + cfg.Bridge
 	}
 	networks, err := network.New(network.Config{DB: bdb, ExecRoot: cfg.ExecRoot, Bridge: cfg.Bridge, BIP: cfg.BIP,
-		Table: table, NetworkID: inactive.NetworkID(engineID, "bridge"), HostIP: cfg.IP})
+		Table: table, NetworkID: network.DefaultID(engineID, "bridge"), HostIP: cfg.IP, EngineID: engineID, Started: time.Now()})
 	if err != nil {
 		return fmt.Errorf("default bridge network: %w", err)
 	}
@@ -362,8 +363,6 @@ func Run(ctx context.Context, cfg Config) error {
 		cgv = "2"
 	}
 	build := readBuildInfo()
-	inactiveRoutes := inactive.New(engineID, time.Now())
-	inactiveRoutes.SetBridge(networks.BridgeInfo())
 	srv := api.New(Version,
 		apisystem.New(systemBackend{containers, images, bus}, apisystem.Config{
 			Version: Version, APIVersion: api.APIVersion, MinAPIVersion: api.MinAPIVersion,
@@ -377,7 +376,8 @@ func Run(ctx context.Context, cfg Config) error {
 		}),
 		apicontainers.New(containers),
 		apiimages.New(images),
-		inactiveRoutes,
+		inactive.New(),
+		apinetworks.New(networks),
 	)
 	errc := make(chan error, len(endpoints))
 	for _, ep := range endpoints {

@@ -172,5 +172,15 @@ func (s *Service) applyNAT() error {
 		}
 	}
 	sort.Slice(rules, func(i, j int) bool { return rules[i].HostPort < rules[j].HostPort })
-	return bridge.SetupNAT(s.cfg.Table, s.cfg.Bridge, s.subnet, rules)
+	nets := []bridge.Net{{Bridge: s.cfg.Bridge, Subnet: s.subnet}}
+	ids := make([]string, 0, len(s.nets))
+	for id := range s.nets {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		n := s.nets[id]
+		nets = append(nets, bridge.Net{Bridge: n.Bridge, Subnet: n.pool.Subnet, Internal: n.Internal})
+	}
+	return bridge.SetupNAT(s.cfg.Table, nets, rules)
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/network"
@@ -20,11 +21,12 @@ import (
 )
 
 // Buckets are the bbolt buckets this package owns.
-var Buckets = []string{bucketConfig, bucketEndpoints}
+var Buckets = []string{bucketConfig, bucketEndpoints, bucketNetworks}
 
 const (
 	bucketConfig    = "networks"
 	bucketEndpoints = "endpoints"
+	bucketNetworks  = "user-networks"
 	keyBridgeSubnet = "bridge-subnet" // the default bridge's gateway/prefix, once chosen
 )
 
@@ -47,6 +49,10 @@ type Config struct {
 	HostIP string
 	// NetworkID is the default bridge network's ID.
 	NetworkID string
+	// EngineID makes the default networks' IDs (DefaultID); Started is
+	// when they were made, as inspect shows.
+	EngineID string
+	Started  time.Time
 }
 
 // endpoint is a container's attachment to the default bridge, as
@@ -54,6 +60,7 @@ type Config struct {
 // nothing a restart cannot find).
 type endpoint struct {
 	ContainerID string
+	NetworkID   string `json:",omitempty"` // "": the default bridge (records before user networks)
 	IP          net.IP
 	HostVeth    string
 	Netns       string
@@ -63,17 +70,18 @@ type endpoint struct {
 // Service is the network service. Its methods are safe for concurrent use.
 type Service struct {
 	cfg    Config
-	subnet *net.IPNet // the bridge's subnet
+	subnet *net.IPNet // the default bridge's subnet
 	gw     net.IP
 	mu     sync.Mutex
-	pool   *Pool
+	pool   *Pool // the default bridge's addresses
 	eps    map[string]*endpoint
+	nets   map[string]*userNet // user-defined networks by ID
 }
 
 // New sets the default bridge up (bridge, NAT table, forwarding) and
 // loads the endpoints recorded.
 func New(cfg Config) (*Service, error) {
-	s := &Service{cfg: cfg, eps: map[string]*endpoint{}}
+	s := &Service{cfg: cfg, eps: map[string]*endpoint{}, nets: map[string]*userNet{}}
 	if ip := net.ParseIP(cfg.HostIP); cfg.HostIP != "" && (ip == nil || ip.To4() == nil) {
 		return nil, fmt.Errorf("invalid --ip %q: want the IPv4 address ports are published on", cfg.HostIP)
 	}
@@ -93,6 +101,9 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("enable IPv4 forwarding: %w", err)
 	}
 	s.pool = NewPool(s.subnet, s.gw)
+	if err := s.loadNetworks(); err != nil {
+		return nil, err
+	}
 	err = cfg.DB.View(func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte(bucketEndpoints)).ForEach(func(k, v []byte) error {
 			var ep endpoint
@@ -101,8 +112,8 @@ func New(cfg Config) (*Service, error) {
 				return nil
 			}
 			s.eps[ep.ContainerID] = &ep
-			if s.subnet.Contains(ep.IP) {
-				s.pool.Take(ep.IP)
+			if pool := s.poolOf(ep.NetworkID); pool != nil && pool.Subnet.Contains(ep.IP) {
+				pool.Take(ep.IP)
 			}
 			return nil
 		})
@@ -175,7 +186,7 @@ func (s *Service) Enabled() bool { return s.pool != nil }
 // namespace in a file (the path returned, for the runtime to join), a
 // veth, an address, a default route, and its published ports (bound, the
 // host ports chosen). What it made is undone if it fails.
-func (s *Service) Attach(id string, ports nat.PortMap) (string, *network.EndpointSettings, nat.PortMap, error) {
+func (s *Service) Attach(id, netRef string, ports nat.PortMap) (string, *network.EndpointSettings, nat.PortMap, error) {
 	if s.pool == nil {
 		return "", nil, nil, errdefs.ErrUnavailable.WithMessage("the default bridge is disabled (--bridge none)")
 	}
@@ -183,18 +194,27 @@ func (s *Service) Attach(id string, ports nat.PortMap) (string, *network.Endpoin
 		_ = s.Release(id)
 	}
 	s.mu.Lock()
-	ip, err := s.pool.Allocate()
+	netID, brName, pool, gw := "", s.cfg.Bridge, s.pool, s.gw
+	if !isDefault(netRef) {
+		n := s.findNet(netRef)
+		if n == nil {
+			s.mu.Unlock()
+			return "", nil, nil, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", netRef))
+		}
+		netID, brName, pool, gw = n.ID, n.Bridge, n.pool, n.pool.Gateway
+	}
+	ip, err := pool.Allocate()
 	if err != nil {
 		s.mu.Unlock()
 		return "", nil, nil, err
 	}
-	ep := &endpoint{ContainerID: id, IP: ip, HostVeth: "veth" + id[:min(7, len(id))], Netns: filepath.Join(s.netnsDir(), id)}
+	ep := &endpoint{ContainerID: id, NetworkID: netID, IP: ip, HostVeth: "veth" + id[:min(7, len(id))], Netns: filepath.Join(s.netnsDir(), id)}
 	hostIP := s.cfg.HostIP
 	if hostIP == "" {
 		hostIP = "0.0.0.0"
 	}
 	if ep.Ports, err = s.allocate(ports, hostIP); err != nil {
-		s.pool.Release(ip)
+		pool.Release(ip)
 		s.mu.Unlock()
 		return "", nil, nil, err
 	}
@@ -212,9 +232,9 @@ func (s *Service) Attach(id string, ports nat.PortMap) (string, *network.Endpoin
 		return fail(err)
 	}
 	mac := MACFor(ip)
-	prefix, _ := s.subnet.Mask.Size()
-	if err := bridge.Connect(s.cfg.Bridge, ep.Netns, bridge.Endpoint{HostVeth: ep.HostVeth,
-		Addr: &net.IPNet{IP: ip, Mask: s.subnet.Mask}, Gateway: s.gw, MAC: mac}); err != nil {
+	prefix, _ := pool.Subnet.Mask.Size()
+	if err := bridge.Connect(brName, ep.Netns, bridge.Endpoint{HostVeth: ep.HostVeth,
+		Addr: &net.IPNet{IP: ip, Mask: pool.Subnet.Mask}, Gateway: gw, MAC: mac}); err != nil {
 		return fail(err)
 	}
 	if len(ep.Ports) > 0 {
@@ -225,8 +245,11 @@ func (s *Service) Attach(id string, ports nat.PortMap) (string, *network.Endpoin
 			return fail(err)
 		}
 	}
+	if netID == "" {
+		netID = s.cfg.NetworkID
+	}
 	return ep.Netns, &network.EndpointSettings{
-		NetworkID: s.cfg.NetworkID, EndpointID: endpointID(id), Gateway: s.gw.String(), IPAddress: ip.String(),
+		NetworkID: netID, EndpointID: endpointID(id), Gateway: gw.String(), IPAddress: ip.String(),
 		IPPrefixLen: prefix, MacAddress: mac.String(),
 	}, portMap(ep.Ports), nil
 }
@@ -258,8 +281,24 @@ func (s *Service) forget(ep *endpoint) {
 	if s.eps[ep.ContainerID] == ep {
 		delete(s.eps, ep.ContainerID)
 	}
-	s.pool.Release(ep.IP)
+	if pool := s.poolOf(ep.NetworkID); pool != nil {
+		pool.Release(ep.IP)
+	}
 }
+
+// poolOf is the address pool of network id ("": the default bridge);
+// callers hold s.mu (or are New).
+func (s *Service) poolOf(id string) *Pool {
+	if id == "" || id == s.cfg.NetworkID {
+		return s.pool
+	}
+	if n := s.nets[id]; n != nil {
+		return n.pool
+	}
+	return nil
+}
+
+func isDefault(ref string) bool { return ref == "" || ref == "default" || ref == "bridge" }
 
 // Release undoes Attach: the namespace (and the veth with it), the
 // address, the record. Releasing what is not attached does nothing.

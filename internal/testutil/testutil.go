@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
 
 	"github.com/berthproject/berth/internal/network/bridge"
@@ -342,7 +343,35 @@ func (d *Daemon) cleanup() {
 	removeCgroups(d.ExecRoot)
 	_ = bridge.Delete(d.Bridge)
 	_ = bridge.DeleteTable("berth-" + d.Bridge)
+	for _, br := range userBridges(filepath.Join(d.DataRoot, "berth.db")) {
+		_ = bridge.Delete(br)
+	}
 	_ = os.RemoveAll(d.Root)
+}
+
+// userBridges are the bridges of the user-defined networks a (stopped)
+// daemon recorded.
+func userBridges(dbPath string) []string {
+	db, err := bolt.Open(dbPath, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return nil
+	}
+	defer db.Close()
+	var out []string
+	_ = db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("user-networks"))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error {
+			var r struct{ Bridge string }
+			if json.Unmarshal(v, &r) == nil && r.Bridge != "" {
+				out = append(out, r.Bridge)
+			}
+			return nil
+		})
+	})
+	return out
 }
 
 // killInit kills the init that libcontainer's state.json names, if the

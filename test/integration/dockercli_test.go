@@ -137,6 +137,15 @@ func TestDockerCLIAgainstBerth(t *testing.T) {
 		return got == "published"
 	})
 	must("rm", "-f", "pub")
+	// Networks through the docker CLI.
+	must("network", "create", "--subnet", "10.99.77.0/24", "clinet")
+	if got := must("network", "ls", "--filter", "name=clinet", "--format", "{{.Name}} {{.Driver}}"); got != "clinet bridge" {
+		t.Fatalf("docker network ls: %q", got)
+	}
+	if got := must("run", "--rm", "--network", "clinet", "busybox", "sh", "-c", "ip -o -4 addr show eth0 | awk '{print $4}'"); !strings.HasPrefix(got, "10.99.77.") {
+		t.Fatalf("docker run --network clinet: %q", got)
+	}
+	must("network", "rm", "clinet")
 	follow := exec.Command(dockerBin, "logs", "-f", "web")
 	follow.Env = append(os.Environ(), env...)
 	var logs strings.Builder

@@ -434,3 +434,104 @@ func TestLegacyLinks(t *testing.T) {
 		}
 	}
 }
+
+// userSubnet is a /24 for the k-th user network of a test daemon, apart
+// from its bridge's, its outside hosts' and other daemons'.
+func userSubnet(t *testing.T, d *testutil.Daemon, k int) string {
+	var a, b int
+	if _, err := fmt.Sscanf(d.Subnet, "10.%d.%d.0/24", &a, &b); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("10.%d.%d.0/24", a-150-30*k, b)
+}
+
+// TestUserNetworks: network create/ls/inspect/rm as Docker; containers on
+// one network reach each other and the outside, not another network's;
+// an internal network reaches nothing outside; a network in use cannot
+// be removed; bad requests are refused with Docker's errors.
+func TestUserNetworks(t *testing.T) {
+	t.Parallel()
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	front, back, closed := userSubnet(t, d, 0), userSubnet(t, d, 1), userSubnet(t, d, 2)
+	frontID := d.Must("network", "create", "--subnet", front, "--label", "tier=front", "front")
+	d.Must("network", "create", "--subnet", back, "back")
+	d.Must("network", "create", "--subnet", closed, "--internal", "closed")
+	gw := strings.TrimSuffix(front, "0/24") + "1"
+	if got := d.Must("network", "inspect", "-f", "{{.Name}} {{.Driver}} {{(index .IPAM.Config 0).Subnet}} {{(index .IPAM.Config 0).Gateway}} {{.Labels.tier}}", "front"); got != "front bridge "+front+" "+gw+" front" {
+		t.Fatalf("network inspect: %q", got)
+	}
+	if got := strings.Fields(d.Must("network", "ls", "--format", "{{.Name}}")); strings.Join(got, " ") != "bridge host none back closed front" {
+		t.Fatalf("network ls: %v", got)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"front"}, "network with name front already exists"},
+		{[]string{"--subnet", strings.TrimSuffix(front, "0/24") + "128/25", "overlap"}, "Pool overlaps with other one on this address space"},
+		{[]string{"--subnet", "10.0.0.300/24", "bad"}, "invalid CIDR address: 10.0.0.300/24"},
+		{[]string{"--subnet", "198.51.100.0/24", "--gateway", "203.0.113.1", "gw"}, "no matching subnet for gateway 203.0.113.1"},
+		{[]string{"-d", "overlay", "ov"}, `network driver "overlay" is not supported yet`},
+	} {
+		res := d.Berth(append([]string{"network", "create"}, tc.args...)...)
+		if res.Code == 0 || !strings.Contains(res.Stderr, tc.want) {
+			t.Errorf("network create %v: %s, want %q", tc.args, res, tc.want)
+		}
+	}
+
+	d.Must("run", "-d", "--name", "web", "--network", "front", "busybox", "sleep", "300")
+	ip := d.Must("inspect", "-f", "{{.NetworkSettings.Networks.front.IPAddress}}", "web")
+	_, fnet, _ := net.ParseCIDR(front)
+	if !fnet.Contains(net.ParseIP(ip)) {
+		t.Fatalf("web's address %q not in %s", ip, front)
+	}
+	if got := d.Must("network", "inspect", "-f", "{{range .Containers}}{{.IPv4Address}}{{end}}", frontID); got != ip+"/24" {
+		t.Fatalf("network inspect's containers: %q", got)
+	}
+	ping := func(netName, target string) bool {
+		return d.Berth("run", "--rm", "--network", netName, "busybox", "ping", "-c", "1", "-W", "1", target).Code == 0
+	}
+	if !ping("front", ip) {
+		t.Fatal("a container on the same network cannot reach web")
+	}
+	if ping("back", ip) {
+		t.Fatal("a container on another network reaches web")
+	}
+	if ping("bridge", ip) {
+		t.Fatal("a container on the default bridge reaches web")
+	}
+	outside := outsideHost(t, "bu"+d.Bridge[2:], strings.Replace(d.Subnet, "10.2", "10.1", 1))
+	if !ping("front", outside) {
+		t.Fatal("a container on a user network cannot reach outside")
+	}
+	if ping("closed", outside) {
+		t.Fatal("a container on an internal network reaches outside")
+	}
+
+	res := d.Berth("network", "rm", "front")
+	if res.Code == 0 || !strings.Contains(res.Stderr, "has active endpoints") {
+		t.Fatalf("rm of a network in use: %s", res)
+	}
+	if res := d.Berth("network", "rm", "bridge"); res.Code == 0 || !strings.Contains(res.Stderr, "bridge is a pre-defined network and cannot be removed") {
+		t.Fatalf("rm of the default bridge: %s", res)
+	}
+	// The networks outlive the daemon.
+	d.Kill()
+	d.Start()
+	if !ping("front", ip) {
+		t.Fatal("after a daemon restart, a container on the network cannot reach web")
+	}
+	d.Must("rm", "-f", "web")
+	brName := "br-" + frontID[:12]
+	d.Must("network", "rm", "front")
+	if _, err := netlink.LinkByName(brName); err == nil {
+		t.Fatalf("bridge %s left after network rm", brName)
+	}
+	if got := d.Must("network", "prune", "-f"); !strings.Contains(got, "back") || !strings.Contains(got, "closed") {
+		t.Fatalf("network prune: %q", got)
+	}
+	if got := d.Must("network", "ls", "-q"); len(strings.Fields(got)) != 3 {
+		t.Fatalf("networks left after prune: %q", got)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/berthproject/berth/internal/cli"
 	"github.com/berthproject/berth/internal/cli/command/container"
 	"github.com/berthproject/berth/internal/cli/command/image"
+	"github.com/berthproject/berth/internal/cli/command/network"
 	"github.com/berthproject/berth/internal/cli/command/registry"
 	"github.com/berthproject/berth/internal/cli/command/system"
 )
@@ -58,6 +59,7 @@ func Main(args []string) int {
 	group.Commands()[len(group.Commands())-1].Flags().StringP("format", "f", "", "Format output using a custom template")
 	rootCmd.AddCommand(group)
 	rootCmd.AddCommand(image.Commands(c)...)
+	rootCmd.AddCommand(network.Command(c))
 	rootCmd.AddCommand(registry.Commands(c)...)
 	rootCmd.AddCommand(system.Commands(c, Version)...)
 	sysGroup := &cobra.Command{Use: "system", Short: "Manage berth (info, events, dial-stdio)"}

@@ -21,14 +21,23 @@ type PortRule struct {
 	CtrPort  uint16
 }
 
+// Net is one of berth's bridges, as the table sees it.
+type Net struct {
+	Bridge   string
+	Subnet   *net.IPNet
+	Internal bool // no traffic in or out but among its own containers
+}
+
 // SetupNAT (re)writes berth's own nftables table, name, in one
-// transaction: traffic from subnet that leaves through another interface
-// than the bridge is masqueraded (the containers reach out as the host),
-// and the published ports are DNATed to their containers — from outside
-// (prerouting), from the host itself (output, loopback included), and
-// back from a container to the host's address (hairpin: masqueraded so
-// the reply returns the same way). No other table is read or touched.
-func SetupNAT(table, bridge string, subnet *net.IPNet, ports []PortRule) error {
+// transaction: traffic from a network's subnet that leaves through
+// another interface than its bridge is masqueraded (the containers reach
+// out as the host), and the published ports are DNATed to their
+// containers — from outside (prerouting), from the host itself (output,
+// loopback included), and back from a container to the host's address
+// (hairpin: masqueraded so the reply returns the same way). Networks do
+// not forward to each other, internal ones to nothing outside. No other
+// table is read or touched.
+func SetupNAT(table string, nets []Net, ports []PortRule) error {
 	c, err := nftables.New()
 	if err != nil {
 		return err
@@ -45,25 +54,54 @@ func SetupNAT(table, bridge string, subnet *net.IPNet, ports []PortRule) error {
 		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityNATDest})
 	post := c.AddChain(&nftables.Chain{Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource})
+	fwd := c.AddChain(&nftables.Chain{Name: "forward", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter})
 	for _, p := range ports {
 		for _, ch := range []*nftables.Chain{pre, out} {
 			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: dnat(p)})
 		}
 	}
-	// Out of the subnet, not to the bridge: as the host.
-	c.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: append(saddrIn(subnet),
-		&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ifname(bridge)},
-		&expr.Masq{},
-	)})
-	// DNATed into the bridge from the host's loopback or from a container
-	// (hairpin): as the bridge's address, so that replies come back here.
 	loopback := &net.IPNet{IP: net.IPv4(127, 0, 0, 0).To4(), Mask: net.CIDRMask(8, 32)}
-	for _, src := range []*net.IPNet{loopback, subnet} {
-		c.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: append(append(saddrIn(src),
-			&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(bridge)},
-		), append(ctDNATed(), &expr.Masq{})...)})
+	for _, n := range nets {
+		if !n.Internal {
+			// Out of the subnet, not to its bridge: as the host.
+			c.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: append(saddrIn(n.Subnet),
+				&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+				&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ifname(n.Bridge)},
+				&expr.Masq{},
+			)})
+		}
+		// DNATed into the bridge from the host's loopback or from a
+		// container (hairpin): as the bridge's address, so that replies
+		// come back here.
+		for _, src := range []*net.IPNet{loopback, n.Subnet} {
+			c.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: append(append(saddrIn(src),
+				&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(n.Bridge)},
+			), append(ctDNATed(), &expr.Masq{})...)})
+		}
+		for _, o := range nets {
+			if o.Bridge != n.Bridge { // no network forwards to another
+				c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: []expr.Any{
+					&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+					&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(n.Bridge)},
+					&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+					&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(o.Bridge)},
+					&expr.Verdict{Kind: expr.VerdictDrop},
+				}})
+			}
+		}
+		if n.Internal { // nothing in or out but its own
+			for _, k := range [][2]expr.MetaKey{{expr.MetaKeyIIFNAME, expr.MetaKeyOIFNAME}, {expr.MetaKeyOIFNAME, expr.MetaKeyIIFNAME}} {
+				c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: []expr.Any{
+					&expr.Meta{Key: k[0], Register: 1},
+					&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(n.Bridge)},
+					&expr.Meta{Key: k[1], Register: 1},
+					&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ifname(n.Bridge)},
+					&expr.Verdict{Kind: expr.VerdictDrop},
+				}})
+			}
+		}
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nftables table %s: %w", table, err)

@@ -1,0 +1,3 @@
+// Package networks serves the Engine API's network routes (list, inspect,
+// create, remove, prune) over the network service.
+package networks

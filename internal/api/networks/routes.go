@@ -1,0 +1,185 @@
+package networks
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/network"
+
+	"github.com/berthproject/berth/internal/api/httputil"
+	netsvc "github.com/berthproject/berth/internal/network"
+)
+
+// Backend is what the routes need of the network service.
+type Backend interface {
+	All() []network.Inspect
+	Get(ref string) (network.Inspect, error)
+	Create(req netsvc.CreateRequest) (string, error)
+	Remove(ref string) error
+	Prune(keep func(network.Inspect) bool) ([]string, error)
+}
+
+// Router serves the network routes.
+type Router struct{ b Backend }
+
+// New returns the router.
+func New(b Backend) *Router { return &Router{b: b} }
+
+// Register adds the routes to mux.
+func (rt *Router) Register(mux *http.ServeMux) {
+	for pattern, h := range map[string]httputil.HandlerFunc{
+		"GET /networks":                  rt.list,
+		"GET /networks/{id}":             rt.inspect,
+		"POST /networks/create":          rt.create,
+		"DELETE /networks/{id}":          rt.remove,
+		"POST /networks/prune":           rt.prune,
+		"POST /networks/{id}/connect":    notYet("connecting a running container to a network is"),
+		"POST /networks/{id}/disconnect": notYet("disconnecting a running container from a network is"),
+	} {
+		mux.HandleFunc(pattern, httputil.Handle(h))
+	}
+}
+
+func notYet(what string) httputil.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		return errdefs.ErrNotImplemented.WithMessage("berth: " + what + " not supported yet")
+	}
+}
+
+func anyMatch(vs []string, ok func(string) bool) bool {
+	for _, v := range vs {
+		if ok(v) {
+			return true
+		}
+	}
+	return false
+}
+
+func builtin(n network.Inspect) bool {
+	return n.Name == "bridge" || n.Name == "host" || n.Name == "none"
+}
+
+func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
+	f, err := httputil.Filters(r, "name", "id", "driver", "scope", "type", "label", "dangling")
+	if err != nil {
+		return err
+	}
+	out := []network.Summary{}
+	for _, n := range rt.b.All() {
+		typ := "custom"
+		if builtin(n) {
+			typ = "builtin"
+		}
+		if f.Contains("name") && !anyMatch(f.Get("name"), func(v string) bool { return strings.Contains(n.Name, v) }) ||
+			f.Contains("id") && !anyMatch(f.Get("id"), func(v string) bool { return strings.HasPrefix(n.ID, v) }) ||
+			f.Contains("driver") && !f.ExactMatch("driver", n.Driver) ||
+			f.Contains("scope") && !f.ExactMatch("scope", n.Scope) ||
+			f.Contains("type") && !f.ExactMatch("type", typ) ||
+			f.Contains("label") && !matchLabels(f.Get("label"), n.Labels) ||
+			f.Contains("dangling") && (f.ExactMatch("dangling", "true") || f.ExactMatch("dangling", "1")) != (len(n.Containers) == 0 && !builtin(n)) {
+			continue
+		}
+		if !r.URL.Query().Has("verbose") {
+			n.Containers = map[string]network.EndpointResource{} // as Docker's list
+		}
+		out = append(out, n)
+	}
+	httputil.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func matchLabels(want []string, labels map[string]string) bool {
+	for _, l := range want {
+		k, v, hasV := strings.Cut(l, "=")
+		got, ok := labels[k]
+		if !ok || hasV && got != v {
+			return false
+		}
+	}
+	return true
+}
+
+func (rt *Router) inspect(w http.ResponseWriter, r *http.Request) error {
+	n, err := rt.b.Get(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	httputil.WriteJSON(w, http.StatusOK, n)
+	return nil
+}
+
+func (rt *Router) create(w http.ResponseWriter, r *http.Request) error {
+	var req network.CreateRequest
+	if err := httputil.DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	cr := netsvc.CreateRequest{Name: req.Name, Driver: req.Driver, Internal: req.Internal, Attachable: req.Attachable,
+		Labels: req.Labels, Options: req.Options}
+	if req.EnableIPv6 != nil {
+		cr.IPv6 = *req.EnableIPv6
+	}
+	if req.Scope != "" && req.Scope != "local" {
+		return errdefs.ErrNotImplemented.WithMessage("berth: network scope " + req.Scope + " is not supported yet")
+	}
+	if req.ConfigFrom != nil || req.ConfigOnly || req.Ingress {
+		return errdefs.ErrNotImplemented.WithMessage("berth: config-only, config-from and ingress networks are not supported yet")
+	}
+	if ipam := req.IPAM; ipam != nil {
+		if ipam.Driver != "" && ipam.Driver != "default" {
+			return errdefs.ErrNotImplemented.WithMessage("berth: IPAM driver " + ipam.Driver + " is not supported yet")
+		}
+		if len(ipam.Options) > 0 {
+			return errdefs.ErrNotImplemented.WithMessage("berth: IPAM options are not supported yet")
+		}
+		switch len(ipam.Config) {
+		case 0:
+		case 1:
+			c := ipam.Config[0]
+			if len(c.AuxAddress) > 0 {
+				return errdefs.ErrNotImplemented.WithMessage("berth: --aux-address is not supported yet")
+			}
+			cr.Subnet, cr.Gateway, cr.IPRange = c.Subnet, c.Gateway, c.IPRange
+		default:
+			return errdefs.ErrNotImplemented.WithMessage("berth: a network with several subnets is not supported yet")
+		}
+	}
+	id, err := rt.b.Create(cr)
+	if err != nil {
+		return err
+	}
+	httputil.WriteJSON(w, http.StatusCreated, network.CreateResponse{ID: id, Warning: ""})
+	return nil
+}
+
+func (rt *Router) remove(w http.ResponseWriter, r *http.Request) error {
+	if err := rt.b.Remove(r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (rt *Router) prune(w http.ResponseWriter, r *http.Request) error {
+	f, err := httputil.Filters(r, "label", "label!", "until")
+	if err != nil {
+		return err
+	}
+	until, err := httputil.Until(f)
+	if err != nil {
+		return err
+	}
+	removed, err := rt.b.Prune(func(n network.Inspect) bool {
+		return f.Contains("label") && !matchLabels(f.Get("label"), n.Labels) ||
+			f.Contains("label!") && matchLabels(f.Get("label!"), n.Labels) ||
+			!until.IsZero() && !n.Created.Before(until)
+	})
+	if err != nil {
+		return err
+	}
+	if removed == nil {
+		removed = []string{}
+	}
+	httputil.WriteJSON(w, http.StatusOK, network.PruneReport{NetworksDeleted: removed})
+	return nil
+}

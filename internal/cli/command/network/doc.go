@@ -1,0 +1,3 @@
+// Package network is the CLI's network noun: create, ls, inspect, rm,
+// prune.
+package network

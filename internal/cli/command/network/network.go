@@ -1,0 +1,202 @@
+package network
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/spf13/cobra"
+
+	"github.com/berthproject/berth/internal/cli"
+)
+
+// Command returns `network` and its verbs.
+func Command(c *cli.CLI) *cobra.Command {
+	cmd := &cobra.Command{Use: "network", Short: "Manage networks"}
+	cmd.AddCommand(newCreate(c), newList(c), newInspect(c), newRemove(c), newPrune(c))
+	return cmd
+}
+
+func newCreate(c *cli.CLI) *cobra.Command {
+	var driver, subnet, gateway, ipRange string
+	var internal, attachable, ipv6 bool
+	var labels, opts []string
+	cmd := &cobra.Command{
+		Use:   "create [OPTIONS] NETWORK",
+		Short: "Create a network",
+		Args:  cli.RequiresExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req := network.CreateOptions{Driver: driver, Internal: internal, Attachable: attachable,
+				Labels: kv(labels), Options: kv(opts)}
+			if cmd.Flags().Changed("ipv6") {
+				req.EnableIPv6 = &ipv6
+			}
+			if subnet != "" || gateway != "" || ipRange != "" {
+				req.IPAM = &network.IPAM{Config: []network.IPAMConfig{{Subnet: subnet, Gateway: gateway, IPRange: ipRange}}}
+			}
+			cl, err := c.Client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			resp, err := cl.NetworkCreate(cmd.Context(), args[0], req)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.Out, resp.ID)
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVarP(&driver, "driver", "d", "bridge", "Driver to manage the Network")
+	fs.StringVar(&subnet, "subnet", "", "Subnet in CIDR format that represents a network segment")
+	fs.StringVar(&gateway, "gateway", "", "IPv4 Gateway for the master subnet")
+	fs.StringVar(&ipRange, "ip-range", "", "Allocate container ip from a sub-range")
+	fs.BoolVar(&internal, "internal", false, "Restrict external access to the network")
+	fs.BoolVar(&attachable, "attachable", false, "Enable manual container attachment")
+	fs.BoolVar(&ipv6, "ipv6", false, "Enable or disable IPv6 networking")
+	fs.StringArrayVar(&labels, "label", nil, "Set metadata on a network")
+	fs.StringArrayVarP(&opts, "opt", "o", nil, "Set driver specific options")
+	return cmd
+}
+
+func kv(list []string) map[string]string {
+	if len(list) == 0 {
+		return nil
+	}
+	m := map[string]string{}
+	for _, s := range list {
+		k, v, _ := strings.Cut(s, "=")
+		m[k] = v
+	}
+	return m
+}
+
+func newList(c *cli.CLI) *cobra.Command {
+	var quiet bool
+	var format string
+	var filter []string
+	cmd := &cobra.Command{
+		Use:     "ls [OPTIONS]",
+		Aliases: []string{"list"},
+		Short:   "List networks",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := filters.NewArgs()
+			for _, kv := range filter {
+				k, v, _ := strings.Cut(kv, "=")
+				f.Add(k, v)
+			}
+			cl, err := c.Client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			nets, err := cl.NetworkList(cmd.Context(), network.ListOptions{Filters: f})
+			if err != nil {
+				return err
+			}
+			if quiet {
+				for _, n := range nets {
+					fmt.Fprintln(c.Out, cli.TruncateID(n.ID))
+				}
+				return nil
+			}
+			if format == "" {
+				format = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
+			}
+			out, err := cli.NewFormat(c.Out, format, map[string]string{"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE"})
+			if err != nil {
+				return err
+			}
+			for _, n := range nets {
+				row := map[string]any{"ID": cli.TruncateID(n.ID), "Name": n.Name, "Driver": n.Driver, "Scope": n.Scope,
+					"Internal": n.Internal, "Labels": n.Labels, "CreatedAt": n.Created.String()}
+				if err := out.Row(row); err != nil {
+					return err
+				}
+			}
+			return out.Flush()
+		},
+	}
+	fs := cmd.Flags()
+	fs.BoolVarP(&quiet, "quiet", "q", false, "Only display network IDs")
+	fs.StringVar(&format, "format", "", "Format output using a Go template")
+	fs.StringArrayVarP(&filter, "filter", "f", nil, "Provide filter values (e.g. \"driver=bridge\")")
+	return cmd
+}
+
+func newInspect(c *cli.CLI) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] NETWORK [NETWORK...]",
+		Short: "Display detailed information on one or more networks",
+		Args:  cli.RequiresMinArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.Client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return cli.Inspect(c, args, format, func(ref string) (any, []byte, error) {
+				return cl.NetworkInspectWithRaw(cmd.Context(), ref, network.InspectOptions{})
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")
+	return cmd
+}
+
+func newRemove(c *cli.CLI) *cobra.Command {
+	return &cobra.Command{
+		Use:     "rm NETWORK [NETWORK...]",
+		Aliases: []string{"remove"},
+		Short:   "Remove one or more networks",
+		Args:    cli.RequiresMinArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.Client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			failed := false
+			for _, n := range args {
+				if err := cl.NetworkRemove(cmd.Context(), n); err != nil {
+					fmt.Fprintln(c.Err, "Error response from daemon:", strings.TrimPrefix(err.Error(), "Error response from daemon: "))
+					failed = true
+					continue
+				}
+				fmt.Fprintln(c.Out, n)
+			}
+			if failed {
+				return cli.StatusError{Code: 1}
+			}
+			return nil
+		},
+	}
+}
+
+func newPrune(c *cli.CLI) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove all unused networks",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.Client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			rep, err := cl.NetworksPrune(cmd.Context(), filters.NewArgs())
+			if err != nil {
+				return err
+			}
+			if len(rep.NetworksDeleted) > 0 {
+				fmt.Fprintln(c.Out, "Deleted Networks:")
+				for _, n := range rep.NetworksDeleted {
+					fmt.Fprintln(c.Out, n)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	return cmd
+}
