@@ -166,6 +166,7 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 	rec = e.rec
 	e.mu.Unlock()
 	s.event(&rec, "start", nil)
+	s.refreshPeers(userNetworkOf(&rec))
 	go s.monitor(e, task)
 	return nil
 }
@@ -466,6 +467,7 @@ func (s *Service) monitor(e *entry, task Task) {
 		s.event(&rec, "oom", nil)
 	}
 	s.event(&rec, "die", map[string]string{"exitCode": fmt.Sprint(st.Code)})
+	s.refreshPeers(userNetworkOf(&rec))
 	if autoRemove {
 		_ = s.removeWith(e, true, true)
 		return
