@@ -40,6 +40,19 @@ func bridgePorts(t *testing.T, br string) []string {
 	return out
 }
 
+// settledPorts waits for the bridge to have want veths (a released
+// container's veth goes with its namespace, which the kernel tears down
+// in its own time) and returns them.
+func settledPorts(t *testing.T, br string, want int) []string {
+	t.Helper()
+	var ports []string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if ports = bridgePorts(t, br); len(ports) == want || time.Now().After(deadline) {
+			return ports
+		}
+	}
+}
+
 // outsideHost makes a namespace joined to the host by a veth (10.x.y.1 on
 // the host, .2 inside) with no route back to the containers' subnet: a
 // container reaches it only if its traffic is masqueraded as the host's.
@@ -101,8 +114,8 @@ func TestDefaultBridge(t *testing.T) {
 	if got := d.Must("run", "--rm", "busybox", "ping", "-c", "1", "-W", "2", out); !strings.Contains(got, "1 packets received") {
 		t.Fatalf("container to a host outside (masqueraded): %s", got)
 	}
-	if len(bridgePorts(t, d.Bridge)) != 1 {
-		t.Fatalf("bridge ports with one container running: %v", bridgePorts(t, d.Bridge))
+	if ports := settledPorts(t, d.Bridge, 1); len(ports) != 1 {
+		t.Fatalf("bridge ports with one container running: %v", ports)
 	}
 
 	// A daemon killed with SIGKILL: the container keeps its address and
@@ -125,7 +138,7 @@ func TestDefaultBridge(t *testing.T) {
 	if got := d.Must("inspect", "-f", "{{.NetworkSettings.IPAddress}}|{{.NetworkSettings.Networks.bridge.IPAddress}}|{{.NetworkSettings.SandboxKey}}", "web"); got != "||" {
 		t.Fatalf("a stopped container's network settings: %q", got)
 	}
-	if ports := bridgePorts(t, d.Bridge); len(ports) != 0 {
+	if ports := settledPorts(t, d.Bridge, 0); len(ports) != 0 {
 		t.Fatalf("veths left on the bridge after the stop: %v", ports)
 	}
 	if ns, _ := os.ReadDir(filepath.Join(d.ExecRoot, "netns")); len(ns) != 0 {
@@ -141,7 +154,7 @@ func TestDefaultBridge(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		d.Must("run", "--rm", "busybox", "true")
 	}
-	if ports := bridgePorts(t, d.Bridge); len(ports) != 0 {
+	if ports := settledPorts(t, d.Bridge, 0); len(ports) != 0 {
 		t.Fatalf("veths left on the bridge: %v", ports)
 	}
 	if ns, _ := os.ReadDir(filepath.Join(d.ExecRoot, "netns")); len(ns) != 0 {
@@ -228,7 +241,7 @@ func TestPublishedPorts(t *testing.T) {
 	if res.Code != 125 || !strings.Contains(res.Stderr, fmt.Sprintf("Bind for 0.0.0.0:%d failed", other)) || !strings.Contains(res.Stderr, "address already in use") {
 		t.Fatalf("a port another process holds: %s", res)
 	}
-	if netnsAfter, _ := os.ReadDir(filepath.Join(d.ExecRoot, "netns")); len(netnsAfter) != len(netnsBefore) || len(bridgePorts(t, d.Bridge)) != 1 {
+	if netnsAfter, _ := os.ReadDir(filepath.Join(d.ExecRoot, "netns")); len(netnsAfter) != len(netnsBefore) || len(settledPorts(t, d.Bridge, 1)) != 1 {
 		t.Fatalf("failed starts left namespaces %v or veths %v", netnsAfter, bridgePorts(t, d.Bridge))
 	}
 	if got, _ := httpGet(loop, "/index.html"); got != "hello-web" {
@@ -373,7 +386,7 @@ func TestPublishedCyclesLeaveNothing(t *testing.T) {
 	for i := 0; i < cycles; i++ {
 		d.Must("run", "--rm", "-p", "0:80", "-p", "0:81/udp", "busybox", "true")
 	}
-	if ports := bridgePorts(t, d.Bridge); len(ports) != 1 {
+	if ports := settledPorts(t, d.Bridge, 1); len(ports) != 1 {
 		t.Fatalf("veths on the bridge after %d cycles: %v, want only the kept container's", cycles, ports)
 	}
 	if ns, _ := os.ReadDir(filepath.Join(d.ExecRoot, "netns")); len(ns) != 1 {

@@ -66,6 +66,16 @@ func Delete(name string) error {
 	return netlink.LinkDel(link)
 }
 
+// DeleteLater deletes the link name as it is now (by its index) in the
+// background, if it exists.
+func DeleteLater(name string) {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return
+	}
+	go func() { _ = netlink.LinkDel(link) }()
+}
+
 // NewNetns makes a network namespace that lives in the file path (a bind
 // mount of it), with its loopback up: it outlives the process that made
 // it, and the daemon.
