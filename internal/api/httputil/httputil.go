@@ -272,3 +272,16 @@ func Until(f filters.Args) (time.Time, error) {
 	}
 	return ParseTime(vs[0])
 }
+
+// MatchLabels reports whether labels has every "key" or "key=value" of
+// want (a label filter's values).
+func MatchLabels(want []string, labels map[string]string) bool {
+	for _, l := range want {
+		k, v, hasV := strings.Cut(l, "=")
+		got, ok := labels[k]
+		if !ok || hasV && got != v {
+			return false
+		}
+	}
+	return true
+}

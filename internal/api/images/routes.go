@@ -105,7 +105,7 @@ func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 				continue
 			}
 		}
-		if f.Contains("label") && !matchLabels(f.Get("label"), img.Config.Config.Labels) {
+		if f.Contains("label") && !httputil.MatchLabels(f.Get("label"), img.Config.Config.Labels) {
 			continue
 		}
 		c := img.Created()
@@ -130,16 +130,6 @@ func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func matchLabels(want []string, labels map[string]string) bool {
-	for _, l := range want {
-		k, v, hasV := strings.Cut(l, "=")
-		got, ok := labels[k]
-		if !ok || hasV && got != v {
-			return false
-		}
-	}
-	return true
-}
 
 // matchReference keeps the tags matching any pattern (reference.FamiliarMatch).
 func matchReference(patterns, tags []string) []string {

@@ -76,7 +76,7 @@ func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 			f.Contains("driver") && !f.ExactMatch("driver", n.Driver) ||
 			f.Contains("scope") && !f.ExactMatch("scope", n.Scope) ||
 			f.Contains("type") && !f.ExactMatch("type", typ) ||
-			f.Contains("label") && !matchLabels(f.Get("label"), n.Labels) ||
+			f.Contains("label") && !httputil.MatchLabels(f.Get("label"), n.Labels) ||
 			f.Contains("dangling") && (f.ExactMatch("dangling", "true") || f.ExactMatch("dangling", "1")) != (len(n.Containers) == 0 && !builtin(n)) {
 			continue
 		}
@@ -89,16 +89,6 @@ func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func matchLabels(want []string, labels map[string]string) bool {
-	for _, l := range want {
-		k, v, hasV := strings.Cut(l, "=")
-		got, ok := labels[k]
-		if !ok || hasV && got != v {
-			return false
-		}
-	}
-	return true
-}
 
 func (rt *Router) inspect(w http.ResponseWriter, r *http.Request) error {
 	n, err := rt.b.Get(r.PathValue("id"))
@@ -170,8 +160,8 @@ func (rt *Router) prune(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	removed, err := rt.b.Prune(func(n network.Inspect) bool {
-		return f.Contains("label") && !matchLabels(f.Get("label"), n.Labels) ||
-			f.Contains("label!") && matchLabels(f.Get("label!"), n.Labels) ||
+		return f.Contains("label") && !httputil.MatchLabels(f.Get("label"), n.Labels) ||
+			f.Contains("label!") && httputil.MatchLabels(f.Get("label!"), n.Labels) ||
 			!until.IsZero() && !n.Created.Before(until)
 	})
 	if err != nil {
