@@ -130,7 +130,6 @@ func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-
 // matchReference keeps the tags matching any pattern (reference.FamiliarMatch).
 func matchReference(patterns, tags []string) []string {
 	var out []string

@@ -89,7 +89,6 @@ func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-
 func (rt *Router) inspect(w http.ResponseWriter, r *http.Request) error {
 	n, err := rt.b.Get(r.PathValue("id"))
 	if err != nil {
