@@ -53,6 +53,9 @@ type Record struct {
 	// Ports are the published ports while it runs, with the host ports
 	// chosen.
 	Ports nat.PortMap `json:",omitempty"`
+	// Endpoint is what create asked of the container's endpoint (--ip,
+	// --mac-address), kept for every start.
+	Endpoint *network.EndpointSettings `json:",omitempty"`
 }
 
 // Running reports whether the container's process is alive.

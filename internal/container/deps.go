@@ -23,7 +23,9 @@ type Networks interface {
 	// which the runtime joins) connected to the default bridge, with ports
 	// published (bound: the host ports chosen).
 	// netName is the default bridge ("bridge") or a user-defined network.
-	Attach(id, netName string, ports nat.PortMap) (netns string, ep *network.EndpointSettings, bound nat.PortMap, err error)
+	// want carries what the user asked of the endpoint (--ip,
+	// --mac-address), or nil.
+	Attach(id, netName string, ports nat.PortMap, want *network.EndpointSettings) (netns string, ep *network.EndpointSettings, bound nat.PortMap, err error)
 	// Lookup resolves a network mode naming a user-defined network to
 	// its name.
 	Lookup(ref string) (string, error)

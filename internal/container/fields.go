@@ -48,6 +48,7 @@ var honoured = map[string]string{
 	"HostConfig.BlkioDeviceReadBps": "", "HostConfig.BlkioDeviceWriteBps": "", "HostConfig.BlkioDeviceReadIOps": "", "HostConfig.BlkioDeviceWriteIOps": "",
 	"HostConfig.OomKillDisable": "cgroup v1 (refused on v2, which cannot)",
 	"HostConfig.Links":          "legacy links on the default bridge", "HostConfig.PortBindings": "on the default bridge (refused with other network modes)", "HostConfig.PublishAllPorts": "as PortBindings",
+	"Config.MacAddress": "on a bridge", "Endpoint.MacAddress": "on a bridge", "Endpoint.IPAMConfig": "its IPv4Address (--ip) on user-defined networks; the rest refused",
 }
 
 // refusal is a field berth does not honour yet, and the flag that sets it.
@@ -78,7 +79,6 @@ var refused = []refusal{
 		return hc == nil || len(hc.Test) == 1 && hc.Test[0] == "NONE"
 	}},
 	{field: "Config.Volumes", flag: "-v"},
-	{field: "Config.MacAddress", flag: "--mac-address"},
 
 	{field: "HostConfig.Binds", flag: "-v"},
 	{field: "HostConfig.Mounts", flag: "--mount"},
@@ -102,10 +102,8 @@ var refused = []refusal{
 	{field: "HostConfig.IOMaximumBandwidth", flag: "--io-maxbandwidth (Windows only)"},
 
 	// Endpoint settings, for each network of NetworkingConfig.
-	{field: "Endpoint.IPAMConfig", flag: "--ip"},
 	{field: "Endpoint.Links", flag: "--link"},
 	{field: "Endpoint.Aliases", flag: "--network-alias"},
-	{field: "Endpoint.MacAddress", flag: "--mac-address"},
 	{field: "Endpoint.DriverOpts", flag: "--network driver-opt"},
 	{field: "Endpoint.GwPriority", flag: "--network gw-priority"},
 	{field: "Endpoint.NetworkID", flag: "NetworkingConfig NetworkID"},

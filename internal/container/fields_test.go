@@ -252,6 +252,9 @@ var effects = map[string][]string{
 	"HostConfig.Ulimits":              {"TestResourceLimits", "TestGenerate"},
 	"HostConfig.PortBindings":         {"TestPublishedPorts"},
 	"HostConfig.Links":                {"TestLegacyLinks"},
+	"Config.MacAddress":               {"TestStaticAddresses"},
+	"Endpoint.MacAddress":             {"TestStaticAddresses"},
+	"Endpoint.IPAMConfig":             {"TestStaticAddresses"},
 	"HostConfig.PublishAllPorts":      {"TestPublishedPorts"},
 }
 

@@ -105,7 +105,7 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 		if userNetwork(rec.HostConfig.NetworkMode) {
 			netName = string(rec.HostConfig.NetworkMode)
 		}
-		netns, ep, bound, err := s.networks.Attach(rec.ID, netName, publishedPorts(&rec))
+		netns, ep, bound, err := s.networks.Attach(rec.ID, netName, publishedPorts(&rec), rec.Endpoint)
 		if err != nil {
 			return fail(err)
 		}
@@ -273,7 +273,7 @@ func detached(eps map[string]*network.EndpointSettings) map[string]*network.Endp
 	}
 	out := map[string]*network.EndpointSettings{}
 	for name, ep := range eps {
-		out[name] = &network.EndpointSettings{NetworkID: ep.NetworkID}
+		out[name] = &network.EndpointSettings{NetworkID: ep.NetworkID, IPAMConfig: ep.IPAMConfig} // a --ip stays
 	}
 	return out
 }

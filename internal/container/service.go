@@ -268,6 +268,10 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 	if err := checkFields(cfg, hc, nc); err != nil {
 		return CreateResult{}, err
 	}
+	want, err := endpointRequest(cfg, hc, nc)
+	if err != nil {
+		return CreateResult{}, err
+	}
 	img, err := s.images.Resolve(cfg.Image)
 	if err != nil {
 		return CreateResult{}, err
@@ -299,7 +303,7 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 		s.mu.Unlock()
 		return CreateResult{}, err
 	}
-	rec, err := s.create(id, name, cfg, hc, img)
+	rec, err := s.create(id, name, cfg, hc, img, want)
 	if err != nil {
 		s.mu.Lock()
 		delete(s.names, name)
@@ -331,6 +335,50 @@ func (s *Service) validateLinks(links []string) error {
 		}
 	}
 	return nil
+}
+
+// endpointRequest is what create asks of the container's endpoint:
+// --ip (user-defined networks only, as Docker) and --mac-address (on a
+// bridge), checked; nil for nothing.
+func endpointRequest(cfg *container.Config, hc *container.HostConfig, nc *network.NetworkingConfig) (*network.EndpointSettings, error) {
+	var want network.EndpointSettings
+	want.MacAddress = cfg.MacAddress //nolint:staticcheck // the API before 1.44 sends it here
+	if nc != nil {
+		for _, ep := range nc.EndpointsConfig { // checkFields let only the container's own through
+			if ep == nil {
+				continue
+			}
+			if ep.MacAddress != "" {
+				want.MacAddress = ep.MacAddress
+			}
+			if c := ep.IPAMConfig; c != nil {
+				if c.IPv6Address != "" || len(c.LinkLocalIPs) > 0 {
+					return nil, errdefs.ErrInvalidArgument.WithMessage("berth: --ip6 and --link-local-ip (NetworkingConfig IPAMConfig) are not supported yet")
+				}
+				if c.IPv4Address != "" {
+					if net.ParseIP(c.IPv4Address).To4() == nil {
+						return nil, errdefs.ErrInvalidArgument.WithMessage("invalid IPv4 address: " + c.IPv4Address)
+					}
+					if !userNetwork(hc.NetworkMode) {
+						return nil, errdefs.ErrInvalidArgument.WithMessage("user specified IP address is supported on user defined networks only")
+					}
+					want.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: c.IPv4Address}
+				}
+			}
+		}
+	}
+	if want.MacAddress != "" {
+		if m := hc.NetworkMode; m.IsHost() || m.IsNone() || m.IsContainer() {
+			return nil, errdefs.ErrInvalidArgument.WithMessage("conflicting options: mac-address and the network mode")
+		}
+		if mac, err := net.ParseMAC(want.MacAddress); err != nil || len(mac) != 6 {
+			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid MAC address: %s", want.MacAddress))
+		}
+	}
+	if want.MacAddress == "" && want.IPAMConfig == nil {
+		return nil, nil
+	}
+	return &want, nil
 }
 
 // userNetwork reports whether a network mode names a user-defined network.
@@ -631,7 +679,7 @@ func checkCPUSet(list string, ncpu int) error {
 	return nil
 }
 
-func (s *Service) create(id, name string, cfg *container.Config, hc *container.HostConfig, img ImageInfo) (*Record, error) {
+func (s *Service) create(id, name string, cfg *container.Config, hc *container.HostConfig, img ImageInfo, want *network.EndpointSettings) (*Record, error) {
 	merged := mergeImageConfig(cfg, img.Config)
 	if len(merged.Entrypoint) == 0 && len(merged.Cmd) == 0 {
 		return nil, errdefs.ErrInvalidArgument.WithMessage("no command specified")
@@ -679,7 +727,7 @@ func (s *Service) create(id, name string, cfg *container.Config, hc *container.H
 		ID: id, Name: name, Created: time.Now().UTC(), Path: args[0], Args: args[1:],
 		Config: merged, HostConfig: hc, Image: img.ID, ImageTop: img.Top,
 		State:   State{Status: "created"},
-		LogPath: logFile, Dir: dir,
+		LogPath: logFile, Dir: dir, Endpoint: want,
 	}
 	if _, err := logs.Attributes(hc.LogConfig.Config, logInfo(rec)); err != nil { // a tag template that cannot run
 		return nil, errdefs.ErrInvalidArgument.WithMessage(err.Error())

@@ -96,3 +96,22 @@ func MACFor(ip net.IP) net.HardwareAddr {
 	v4 := ip.To4()
 	return net.HardwareAddr{0x02, 0x42, v4[0], v4[1], v4[2], v4[3]}
 }
+
+// Request takes ip for an endpoint that asked for it (--ip): in the
+// subnet, not its network, broadcast or gateway address, and free.
+func (p *Pool) Request(ip net.IP) error {
+	v4 := ip.To4()
+	if v4 == nil || !p.Subnet.Contains(v4) {
+		return fmt.Errorf("Invalid address %s: It does not belong to any of this network's subnets", ip)
+	}
+	ones, bits := p.Subnet.Mask.Size()
+	off := ipToU32(v4) - ipToU32(p.Subnet.IP)
+	if off == 0 || off == uint32(1)<<uint(bits-ones)-1 || v4.Equal(p.Gateway) {
+		return fmt.Errorf("Address %s is not available: it is the network's, its broadcast or its gateway", ip)
+	}
+	if p.used[ipToU32(v4)] {
+		return fmt.Errorf("Address already in use")
+	}
+	p.used[ipToU32(v4)] = true
+	return nil
+}

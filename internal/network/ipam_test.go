@@ -92,3 +92,24 @@ func TestMACFor(t *testing.T) {
 		t.Fatalf("got %s", got)
 	}
 }
+
+func TestPoolRequest(t *testing.T) {
+	p := NewPool(cidr(t, "10.9.0.0/29"), net.ParseIP("10.9.0.1"))
+	for _, tc := range []struct {
+		ip string
+		ok bool
+	}{
+		{"10.9.0.4", true}, {"10.9.0.4", false}, // taken now
+		{"10.9.0.0", false}, {"10.9.0.7", false}, {"10.9.0.1", false}, // network, broadcast, gateway
+		{"10.9.1.4", false}, // outside
+	} {
+		if err := p.Request(net.ParseIP(tc.ip)); (err == nil) != tc.ok {
+			t.Errorf("Request(%s): %v, want ok %v", tc.ip, err, tc.ok)
+		}
+	}
+	for i := 0; i < 4; i++ { // .2 .3 .5 .6: allocation skips the requested .4
+		if ip, err := p.Allocate(); err != nil || ip.String() == "10.9.0.4" {
+			t.Fatalf("Allocate after a request: %v %v", ip, err)
+		}
+	}
+}

@@ -313,8 +313,12 @@ func (s *Service) endpointsLocked(networkID string) map[string]network.EndpointR
 		if pool != nil {
 			ones, _ = pool.Subnet.Mask.Size()
 		}
+		mac := ep.MAC
+		if mac == "" {
+			mac = MACFor(ep.IP).String()
+		}
 		out[ep.ContainerID] = network.EndpointResource{EndpointID: endpointID(ep.ContainerID),
-			MacAddress: MACFor(ep.IP).String(), IPv4Address: fmt.Sprintf("%s/%d", ep.IP, ones)}
+			MacAddress: mac, IPv4Address: fmt.Sprintf("%s/%d", ep.IP, ones)}
 	}
 	return out
 }

@@ -65,6 +65,7 @@ type endpoint struct {
 	HostVeth    string
 	Netns       string
 	Ports       []mapping `json:",omitempty"`
+	MAC         string    `json:",omitempty"` // --mac-address ("": Docker's, from the address)
 }
 
 // Service is the network service. Its methods are safe for concurrent use.
@@ -186,7 +187,7 @@ func (s *Service) Enabled() bool { return s.pool != nil }
 // namespace in a file (the path returned, for the runtime to join), a
 // veth, an address, a default route, and its published ports (bound, the
 // host ports chosen). What it made is undone if it fails.
-func (s *Service) Attach(id, netRef string, ports nat.PortMap) (string, *network.EndpointSettings, nat.PortMap, error) {
+func (s *Service) Attach(id, netRef string, ports nat.PortMap, want *network.EndpointSettings) (string, *network.EndpointSettings, nat.PortMap, error) {
 	if s.pool == nil {
 		return "", nil, nil, errdefs.ErrUnavailable.WithMessage("the default bridge is disabled (--bridge none)")
 	}
@@ -203,12 +204,38 @@ func (s *Service) Attach(id, netRef string, ports nat.PortMap) (string, *network
 		}
 		netID, brName, pool, gw = n.ID, n.Bridge, n.pool, n.pool.Gateway
 	}
-	ip, err := pool.Allocate()
+	var ip net.IP
+	var err error
+	var ipam *network.EndpointIPAMConfig
+	if want != nil && want.IPAMConfig != nil && want.IPAMConfig.IPv4Address != "" { // --ip
+		ipam = &network.EndpointIPAMConfig{IPv4Address: want.IPAMConfig.IPv4Address}
+		ip = net.ParseIP(want.IPAMConfig.IPv4Address).To4()
+		if netID == "" {
+			err = errdefs.ErrInvalidArgument.WithMessage("user specified IP address is supported on user defined networks only")
+		} else if ip == nil {
+			err = errdefs.ErrInvalidArgument.WithMessage("invalid IPv4 address: " + want.IPAMConfig.IPv4Address)
+		} else if rerr := pool.Request(ip); rerr != nil {
+			err = errdefs.ErrInvalidArgument.WithMessage(rerr.Error())
+		}
+	} else {
+		ip, err = pool.Allocate()
+	}
 	if err != nil {
 		s.mu.Unlock()
 		return "", nil, nil, err
 	}
+	mac := MACFor(ip)
+	if want != nil && want.MacAddress != "" { // --mac-address
+		if mac, err = net.ParseMAC(want.MacAddress); err != nil || len(mac) != 6 {
+			pool.Release(ip)
+			s.mu.Unlock()
+			return "", nil, nil, errdefs.ErrInvalidArgument.WithMessage("invalid MAC address: " + want.MacAddress)
+		}
+	}
 	ep := &endpoint{ContainerID: id, NetworkID: netID, IP: ip, HostVeth: "veth" + id[:min(7, len(id))], Netns: filepath.Join(s.netnsDir(), id)}
+	if want != nil && want.MacAddress != "" {
+		ep.MAC = mac.String()
+	}
 	hostIP := s.cfg.HostIP
 	if hostIP == "" {
 		hostIP = "0.0.0.0"
@@ -231,7 +258,6 @@ func (s *Service) Attach(id, netRef string, ports nat.PortMap) (string, *network
 	if err := bridge.NewNetns(ep.Netns); err != nil {
 		return fail(err)
 	}
-	mac := MACFor(ip)
 	prefix, _ := pool.Subnet.Mask.Size()
 	if err := bridge.Connect(brName, ep.Netns, bridge.Endpoint{HostVeth: ep.HostVeth,
 		Addr: &net.IPNet{IP: ip, Mask: pool.Subnet.Mask}, Gateway: gw, MAC: mac}); err != nil {
@@ -249,7 +275,7 @@ func (s *Service) Attach(id, netRef string, ports nat.PortMap) (string, *network
 		netID = s.cfg.NetworkID
 	}
 	return ep.Netns, &network.EndpointSettings{
-		NetworkID: netID, EndpointID: endpointID(id), Gateway: gw.String(), IPAddress: ip.String(),
+		IPAMConfig: ipam, NetworkID: netID, EndpointID: endpointID(id), Gateway: gw.String(), IPAddress: ip.String(),
 		IPPrefixLen: prefix, MacAddress: mac.String(),
 	}, portMap(ep.Ports), nil
 }

@@ -577,3 +577,53 @@ func TestUserNetworkNames(t *testing.T) {
 		t.Fatalf("a stopped container's name is still in the others' /etc/hosts: %q", got)
 	}
 }
+
+// TestStaticAddresses: --ip on a user-defined network and --mac-address
+// (through the docker CLI, which sends them in NetworkingConfig), kept
+// across a stop and start; Docker's errors for what cannot be.
+func TestStaticAddresses(t *testing.T) {
+	dockerBin, err := exec.LookPath("docker")
+	if err != nil {
+		t.Skip("the docker CLI is not installed")
+	}
+	t.Parallel()
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	env := []string{"DOCKER_HOST=" + d.Host(), "DOCKER_CONFIG=" + t.TempDir()}
+	docker := func(args ...string) testutil.Result { return testutil.Run(t, "", env, dockerBin, args...) }
+	subnet := userSubnet(t, d, 0)
+	d.Must("network", "create", "--subnet", subnet, "fixed")
+	ip := strings.TrimSuffix(subnet, "0/24") + "42"
+	if res := docker("run", "-d", "--name", "pinned", "--network", "fixed", "--ip", ip, "--mac-address", "02:42:de:ad:be:ef", "busybox", "sleep", "300"); res.Code != 0 {
+		t.Fatalf("docker run --ip --mac-address: %s", res)
+	}
+	want := ip + "/24 02:42:de:ad:be:ef"
+	inside := func() string {
+		return d.Must("exec", "pinned", "sh", "-c", "echo $(ip -o -4 addr show eth0 | awk '{print $4}') $(cat /sys/class/net/eth0/address)")
+	}
+	if got := inside(); got != want {
+		t.Fatalf("inside: %q, want %q", got, want)
+	}
+	d.Must("stop", "-t", "0", "pinned")
+	if got := d.Must("inspect", "-f", "{{.NetworkSettings.Networks.fixed.IPAMConfig.IPv4Address}}", "pinned"); got != ip {
+		t.Fatalf("a stopped container's --ip: %q", got)
+	}
+	d.Must("start", "pinned")
+	if got := inside(); got != want {
+		t.Fatalf("after stop and start: %q, want %q", got, want)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--network", "fixed", "--ip", ip}, "Address already in use"},
+		{[]string{"--network", "fixed", "--ip", "192.0.2.9"}, "does not belong to any of this network's subnets"},
+		{[]string{"--ip", ip}, "user specified IP address is supported on user defined networks only"},
+		{[]string{"--network", "host", "--mac-address", "02:42:de:ad:be:ef"}, "conflicting options: mac-address and the network mode"},
+	} {
+		res := docker(append(append([]string{"run", "--rm"}, tc.args...), "busybox", "true")...)
+		if res.Code == 0 || !strings.Contains(res.Stderr, tc.want) {
+			t.Errorf("docker run %v: %s, want %q", tc.args, res, tc.want)
+		}
+	}
+}
