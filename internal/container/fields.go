@@ -48,7 +48,7 @@ var honoured = map[string]string{
 	"HostConfig.BlkioDeviceReadBps": "", "HostConfig.BlkioDeviceWriteBps": "", "HostConfig.BlkioDeviceReadIOps": "", "HostConfig.BlkioDeviceWriteIOps": "",
 	"HostConfig.OomKillDisable": "cgroup v1 (refused on v2, which cannot)",
 	"HostConfig.Links":          "legacy links on the default bridge", "HostConfig.PortBindings": "on the default bridge (refused with other network modes)", "HostConfig.PublishAllPorts": "as PortBindings",
-	"Config.MacAddress": "on a bridge", "Endpoint.MacAddress": "on a bridge", "Endpoint.IPAMConfig": "its IPv4Address (--ip) on user-defined networks; the rest refused",
+	"Endpoint.Aliases": "on user-defined networks (in the other members' /etc/hosts)", "Config.MacAddress": "on a bridge", "Endpoint.MacAddress": "on a bridge", "Endpoint.IPAMConfig": "its IPv4Address (--ip) on user-defined networks; the rest refused",
 }
 
 // refusal is a field berth does not honour yet, and the flag that sets it.
@@ -103,7 +103,6 @@ var refused = []refusal{
 
 	// Endpoint settings, for each network of NetworkingConfig.
 	{field: "Endpoint.Links", flag: "--link"},
-	{field: "Endpoint.Aliases", flag: "--network-alias"},
 	{field: "Endpoint.DriverOpts", flag: "--network driver-opt"},
 	{field: "Endpoint.GwPriority", flag: "--network gw-priority"},
 	{field: "Endpoint.NetworkID", flag: "NetworkingConfig NetworkID"},

@@ -158,7 +158,6 @@ func TestCheckFieldsAcceptsWhatBerthHonours(t *testing.T) {
 		{name: "bridge endpoint, default mode", nc: map[string]*network.EndpointSettings{"bridge": {}}},
 		{name: "host endpoint, host mode", hc: container.HostConfig{NetworkMode: "host"}, nc: map[string]*network.EndpointSettings{"host": {}}},
 		{name: "another network", nc: map[string]*network.EndpointSettings{"backend": {}}, err: `connecting to network "backend"`},
-		{name: "alias", nc: map[string]*network.EndpointSettings{"default": {Aliases: []string{"db"}}}, err: "--network-alias"},
 		{name: "apparmor profile", hc: container.HostConfig{SecurityOpt: []string{"apparmor=docker-default"}}, err: "apparmor=docker-default is not supported"},
 		{name: "apparmor unconfined", hc: container.HostConfig{SecurityOpt: []string{"apparmor=unconfined"}}},
 		{name: "selinux label", hc: container.HostConfig{SecurityOpt: []string{"label=type:x"}}, err: "label=type:x is not supported"},
@@ -255,6 +254,7 @@ var effects = map[string][]string{
 	"Config.MacAddress":               {"TestStaticAddresses"},
 	"Endpoint.MacAddress":             {"TestStaticAddresses"},
 	"Endpoint.IPAMConfig":             {"TestStaticAddresses"},
+	"Endpoint.Aliases":                {"TestUserNetworkNames"},
 	"HostConfig.PublishAllPorts":      {"TestPublishedPorts"},
 }
 

@@ -9,7 +9,7 @@ import (
 // Until berth has its embedded DNS, containers of a user-defined network
 // find each other by name through /etc/hosts: every running container of
 // the network has a line for each of the others (address, name, short
-// ID), rewritten in place (the file is bound into the container) when one
+// ID, aliases), rewritten in place (the file is bound into the container) when one
 // starts or stops. The files outlive the daemon, so names keep resolving
 // while it is down.
 
@@ -39,7 +39,11 @@ func (s *Service) refreshPeers(netName string) {
 			if o.rec.ID == p.rec.ID {
 				continue
 			}
-			b.WriteString(o.ip + "\t" + strings.TrimPrefix(o.rec.Name, "/") + " " + o.rec.ID[:12] + "\n")
+			names := strings.TrimPrefix(o.rec.Name, "/") + " " + o.rec.ID[:12]
+			if o.rec.Endpoint != nil && len(o.rec.Endpoint.Aliases) > 0 { // --network-alias
+				names += " " + strings.Join(o.rec.Endpoint.Aliases, " ")
+			}
+			b.WriteString(o.ip + "\t" + names + "\n")
 		}
 		if err := writeHosts(p.rec.Dir, p.ip, p.rec.Config.Hostname, p.rec.Config.Domainname, p.rec.HostConfig, b.String()); err != nil {
 			slog.Warn("rewrite a container's /etc/hosts", "id", p.rec.ID[:12], "err", err)

@@ -351,6 +351,17 @@ func endpointRequest(cfg *container.Config, hc *container.HostConfig, nc *networ
 			if ep.MacAddress != "" {
 				want.MacAddress = ep.MacAddress
 			}
+			if len(ep.Aliases) > 0 {
+				if !userNetwork(hc.NetworkMode) {
+					return nil, errdefs.ErrInvalidArgument.WithMessage("network-scoped alias is supported only for containers in user defined networks")
+				}
+				for _, a := range ep.Aliases {
+					if a == "" || strings.ContainsAny(a, " \t\n#") {
+						return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid network alias %q", a))
+					}
+				}
+				want.Aliases = append([]string(nil), ep.Aliases...)
+			}
 			if c := ep.IPAMConfig; c != nil {
 				if c.IPv6Address != "" || len(c.LinkLocalIPs) > 0 {
 					return nil, errdefs.ErrInvalidArgument.WithMessage("berth: --ip6 and --link-local-ip (NetworkingConfig IPAMConfig) are not supported yet")
@@ -375,7 +386,7 @@ func endpointRequest(cfg *container.Config, hc *container.HostConfig, nc *networ
 			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid MAC address: %s", want.MacAddress))
 		}
 	}
-	if want.MacAddress == "" && want.IPAMConfig == nil {
+	if want.MacAddress == "" && want.IPAMConfig == nil && len(want.Aliases) == 0 {
 		return nil, nil
 	}
 	return &want, nil

@@ -559,7 +559,7 @@ func TestUserNetworkNames(t *testing.T) {
 	d.Must("network", "create", "--subnet", userSubnet(t, d, 0), "app")
 	d.Must("network", "create", "--subnet", userSubnet(t, d, 1), "other")
 	d.Must("run", "-d", "--name", "db", "--network", "app", "busybox", "sleep", "300")
-	d.Must("run", "-d", "--name", "api", "--network", "app", "busybox", "sleep", "300")
+	d.Must("run", "-d", "--name", "api", "--network", "app", "--network-alias", "backend", "--network-alias", "svc", "busybox", "sleep", "300")
 	dbIP := d.Must("inspect", "-f", "{{.NetworkSettings.Networks.app.IPAddress}}", "db")
 	apiIP := d.Must("inspect", "-f", "{{.NetworkSettings.Networks.app.IPAddress}}", "api")
 	// Both ways, including for the one started first.
@@ -568,6 +568,14 @@ func TestUserNetworkNames(t *testing.T) {
 	}
 	if got := d.Must("exec", "db", "sh", "-c", "ping -c1 -W1 api | head -1"); !strings.Contains(got, apiIP) {
 		t.Fatalf("db resolving api: %q", got)
+	}
+	for _, alias := range []string{"backend", "svc"} { // --network-alias, as compose gives its services
+		if got := d.Must("exec", "db", "sh", "-c", "ping -c1 -W1 "+alias+" | head -1"); !strings.Contains(got, apiIP) {
+			t.Fatalf("db resolving api's alias %s: %q", alias, got)
+		}
+	}
+	if res := d.Berth("run", "--rm", "--network-alias", "x", "busybox", "true"); res.Code == 0 || !strings.Contains(res.Stderr, "network-scoped alias is supported only for containers in user defined networks") {
+		t.Fatalf("an alias on the default bridge: %s", res)
 	}
 	if res := d.Berth("run", "--rm", "--network", "other", "busybox", "ping", "-c1", "-W1", "db"); res.Code == 0 {
 		t.Fatalf("a container on another network resolves db: %s", res)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/docker/docker/api/types/blkiodev"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/go-connections/nat"
 	"github.com/docker/go-units"
 	"github.com/spf13/pflag"
@@ -21,7 +22,8 @@ type hostFlags struct {
 	readBps, writeBps, readIOps, writeIOps, weightDevice []string
 	blkioWeight                                          uint16
 	oomKillDisable                                       bool
-	publish, expose, links                               []string
+	publish, expose, links, aliases                      []string
+	ip, mac                                              string
 	publishAll                                           bool
 }
 
@@ -45,6 +47,9 @@ func (f *hostFlags) add(fs *pflag.FlagSet) {
 	fs.BoolVarP(&f.publishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
 	fs.StringArrayVar(&f.expose, "expose", nil, "Expose a port or a range of ports")
 	fs.StringArrayVar(&f.links, "link", nil, "Add link to another container (NAME[:ALIAS])")
+	fs.StringArrayVar(&f.aliases, "network-alias", nil, "Add network-scoped alias for the container")
+	fs.StringVar(&f.ip, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	fs.StringVar(&f.mac, "mac-address", "", "Container MAC address (e.g., 92:d0:c6:0a:29:33)")
 }
 
 func flagError(flag, val string, err error) error {
@@ -147,6 +152,22 @@ func (f *hostFlags) apply(fs *pflag.FlagSet, cfg *container.Config, hc *containe
 		}
 	}
 	return nil
+}
+
+// networking is the create request's NetworkingConfig: the endpoint on
+// the container's network, with --ip, --mac-address and --network-alias,
+// as the docker CLI sends them.
+func (f *hostFlags) networking(hc *container.HostConfig) *network.NetworkingConfig {
+	nc := &network.NetworkingConfig{}
+	if f.ip == "" && f.mac == "" && len(f.aliases) == 0 {
+		return nc
+	}
+	ep := &network.EndpointSettings{MacAddress: f.mac, Aliases: f.aliases}
+	if f.ip != "" {
+		ep.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: f.ip}
+	}
+	nc.EndpointsConfig = map[string]*network.EndpointSettings{string(hc.NetworkMode): ep}
+	return nc
 }
 
 // parseDevice reads --device HOST[:CONTAINER][:MODE] as the docker CLI.

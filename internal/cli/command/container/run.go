@@ -231,8 +231,7 @@ func parseRestart(s string) (container.RestartPolicy, error) {
 }
 
 // createContainer creates, pulling the image if the daemon lacks it.
-func createContainer(ctx context.Context, c *cli.CLI, cl *client.Client, cfg *container.Config, hc *container.HostConfig, name string) (string, error) {
-	nc := &network.NetworkingConfig{}
+func createContainer(ctx context.Context, c *cli.CLI, cl *client.Client, cfg *container.Config, hc *container.HostConfig, nc *network.NetworkingConfig, name string) (string, error) {
 	resp, err := cl.ContainerCreate(ctx, cfg, hc, nc, nil, name)
 	if err != nil && errdefsNotFound(err) && strings.Contains(err.Error(), "No such image") {
 		fmt.Fprintf(c.Err, "Unable to find image '%s' locally\n", cfg.Image)
@@ -285,7 +284,7 @@ func newRunCommand(c *cli.CLI) *cobra.Command {
 			if err != nil {
 				return cli.StatusError{Status: err.Error(), Code: 125}
 			}
-			id, err := createContainer(ctx, c, cl, cfg, hc, f.name)
+			id, err := createContainer(ctx, c, cl, cfg, hc, f.networking(hc), f.name)
 			if err != nil {
 				return cli.StatusError{Status: err.Error(), Code: 125}
 			}
@@ -397,7 +396,7 @@ func newCreateCommand(c *cli.CLI) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			id, err := createContainer(cmd.Context(), c, cl, cfg, hc, f.name)
+			id, err := createContainer(cmd.Context(), c, cl, cfg, hc, f.networking(hc), f.name)
 			if err != nil {
 				return err
 			}
