@@ -4,7 +4,7 @@
 # run its tests (busybox-static for the test image; the docker CLI if none
 # is installed; Debian's python3-docker, the Python SDK, as a client;
 # openssh-server, not started, for the ssh:// test; iproute2 for the network
-# tests' own namespaces) and,
+# tests' own namespaces; Debian's docker-compose v1 as a client) and,
 # with "bench", to run the benchmarks (Debian's docker.io for a real dockerd
 # to compare with, debootstrap for the Debian image).
 # Skips what is there.
@@ -19,6 +19,7 @@ if [ "${1:-}" = test ]; then
 	command -v docker >/dev/null 2>&1 || need="$need docker.io"
 	command -v script >/dev/null 2>&1 || need="$need bsdutils"
 	command -v ip >/dev/null 2>&1 || need="$need iproute2" # the network tests' outside namespaces
+	command -v docker-compose >/dev/null 2>&1 || need="$need docker-compose" # compose v1, a real client
 	/usr/bin/python3 -c "import docker" >/dev/null 2>&1 || need="$need python3-docker"
 	[ -x /usr/sbin/sshd ] || need_sshd=1
 fi

@@ -377,7 +377,7 @@ func Run(ctx context.Context, cfg Config) error {
 		apicontainers.New(containers),
 		apiimages.New(images),
 		inactive.New(),
-		apinetworks.New(networks),
+		apinetworks.New(networks, containers),
 	)
 	errc := make(chan error, len(endpoints))
 	for _, ep := range endpoints {

@@ -67,7 +67,6 @@ func TestSetUpEndpointsAnswerAsDocker(t *testing.T) {
 		{"GET", "/v1.47/volumes/data", 404, `{"message":"get data: no such volume"}`},
 		{"POST", "/v1.47/volumes/create", 501, `{"message":"berth: volumes are not supported yet"}`},
 		{"POST", "/v1.47/networks/create", 400, `{"message":"network name cannot be empty"}`},
-		{"POST", "/v1.47/networks/bridge/connect", 501, `{"message":"berth: connecting a running container to a network is not supported yet"}`},
 		{"GET", "/v1.47/networks/nope", 404, `{"message":"network nope not found"}`},
 		{"GET", `/v1.47/networks?filters={"foo":{"x":true}}`, 400, `{"message":"invalid filter 'foo'"}`},
 		{"GET", `/v1.47/containers/json?filters={"foo":{"x":true}}`, 400, `{"message":"invalid filter 'foo'"}`},

@@ -20,11 +20,21 @@ type Backend interface {
 	Prune(keep func(network.Inspect) bool) ([]string, error)
 }
 
+// Containers is what connect and disconnect need of the container
+// service.
+type Containers interface {
+	Connect(ctr, netName string, ep *network.EndpointSettings) error
+	Disconnect(ctr, netName string, force bool) error
+}
+
 // Router serves the network routes.
-type Router struct{ b Backend }
+type Router struct {
+	b  Backend
+	cs Containers
+}
 
 // New returns the router.
-func New(b Backend) *Router { return &Router{b: b} }
+func New(b Backend, cs Containers) *Router { return &Router{b: b, cs: cs} }
 
 // Register adds the routes to mux.
 func (rt *Router) Register(mux *http.ServeMux) {
@@ -34,17 +44,43 @@ func (rt *Router) Register(mux *http.ServeMux) {
 		"POST /networks/create":          rt.create,
 		"DELETE /networks/{id}":          rt.remove,
 		"POST /networks/prune":           rt.prune,
-		"POST /networks/{id}/connect":    notYet("connecting a running container to a network is"),
-		"POST /networks/{id}/disconnect": notYet("disconnecting a running container from a network is"),
+		"POST /networks/{id}/connect":    rt.connect,
+		"POST /networks/{id}/disconnect": rt.disconnect,
 	} {
 		mux.HandleFunc(pattern, httputil.Handle(h))
 	}
 }
 
-func notYet(what string) httputil.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		return errdefs.ErrNotImplemented.WithMessage("berth: " + what + " not supported yet")
+func (rt *Router) connect(w http.ResponseWriter, r *http.Request) error {
+	var req network.ConnectOptions
+	if err := httputil.DecodeJSON(r, &req); err != nil {
+		return err
 	}
+	n, err := rt.b.Get(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if err := rt.cs.Connect(req.Container, n.Name, req.EndpointConfig); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (rt *Router) disconnect(w http.ResponseWriter, r *http.Request) error {
+	var req network.DisconnectOptions
+	if err := httputil.DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	n, err := rt.b.Get(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if err := rt.cs.Disconnect(req.Container, n.Name, req.Force); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
 }
 
 func anyMatch(vs []string, ok func(string) bool) bool {

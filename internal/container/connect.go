@@ -1,0 +1,71 @@
+package container
+
+import (
+	"fmt"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/network"
+)
+
+// Connect sets what a container asks of its endpoint on netName (aliases,
+// --ip, MAC) before it runs, as `network connect` does: what compose v1
+// does to every container it creates (disconnect, then connect with the
+// service's aliases). A container is on one network: its network mode's.
+func (s *Service) Connect(ref, netName string, ep *network.EndpointSettings) error {
+	e, err := s.lookup(ref)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := s.ownNetwork(&e.rec, netName, "connecting"); err != nil {
+		return err
+	}
+	if ep == nil {
+		ep = &network.EndpointSettings{}
+	}
+	if err := checkFields(e.rec.Config, e.rec.HostConfig, &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{netName: ep}}); err != nil {
+		return err
+	}
+	want, err := endpointRequest(e.rec.Config, e.rec.HostConfig, &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{netName: ep}})
+	if err != nil {
+		return err
+	}
+	e.rec.Endpoint = want
+	return s.persist(&e.rec)
+}
+
+// Disconnect forgets what the container asked of its endpoint on netName
+// (before it runs).
+func (s *Service) Disconnect(ref, netName string, force bool) error {
+	e, err := s.lookup(ref)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := s.ownNetwork(&e.rec, netName, "disconnecting"); err != nil {
+		return err
+	}
+	e.rec.Endpoint = nil
+	return s.persist(&e.rec)
+}
+
+// ownNetwork refuses what berth cannot do yet: a running container, or a
+// network other than the container's own.
+func (s *Service) ownNetwork(r *Record, netName, verb string) error {
+	if r.Running() {
+		return errdefs.ErrNotImplemented.WithMessage(fmt.Sprintf("berth: %s a running container to or from a network is not supported yet", verb))
+	}
+	mine := string(r.HostConfig.NetworkMode)
+	if !userNetwork(r.HostConfig.NetworkMode) {
+		mine = "bridge"
+		if m := r.HostConfig.NetworkMode; m.IsHost() || m.IsNone() || m.IsContainer() {
+			mine = string(m)
+		}
+	}
+	if netName != mine {
+		return errdefs.ErrNotImplemented.WithMessage(fmt.Sprintf("berth: a container on several networks is not supported yet (%s is on %s, not %s)", r.Name[1:], mine, netName))
+	}
+	return nil
+}
