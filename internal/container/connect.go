@@ -57,15 +57,8 @@ func (s *Service) ownNetwork(r *Record, netName, verb string) error {
 	if r.Running() {
 		return errdefs.ErrNotImplemented.WithMessage(fmt.Sprintf("berth: %s a running container to or from a network is not supported yet", verb))
 	}
-	mine := string(r.HostConfig.NetworkMode)
-	if !userNetwork(r.HostConfig.NetworkMode) {
-		mine = "bridge"
-		if m := r.HostConfig.NetworkMode; m.IsHost() || m.IsNone() || m.IsContainer() {
-			mine = string(m)
-		}
-	}
-	if netName != mine {
-		return errdefs.ErrNotImplemented.WithMessage(fmt.Sprintf("berth: a container on several networks is not supported yet (%s is on %s, not %s)", r.Name[1:], mine, netName))
+	if mine := r.NetworkName(); netName != mine {
+		return errdefs.ErrNotImplemented.WithMessage(fmt.Sprintf("berth: a container on several networks is not supported yet (%s is on %s, not %s)", r.Name[1:], r.NetworkName(), netName))
 	}
 	return nil
 }

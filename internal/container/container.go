@@ -58,6 +58,31 @@ type Record struct {
 	Endpoint *network.EndpointSettings `json:",omitempty"`
 }
 
+// NetworkName is the network the container's mode puts it on: "bridge"
+// (the default one), a user-defined network's name, or "host", "none",
+// "container:REF".
+func (r *Record) NetworkName() string {
+	switch m := r.HostConfig.NetworkMode; {
+	case m == "", m == "default":
+		return "bridge"
+	default:
+		return string(m)
+	}
+}
+
+// detach leaves what inspect shows of a stopped container's networks, as
+// Docker: each network, without address or endpoint (a --ip stays).
+func (r *Record) detach() {
+	if r.Networks != nil {
+		out := map[string]*network.EndpointSettings{}
+		for name, ep := range r.Networks {
+			out[name] = &network.EndpointSettings{NetworkID: ep.NetworkID, IPAMConfig: ep.IPAMConfig}
+		}
+		r.Networks = out
+	}
+	r.SandboxKey, r.Ports = "", nil
+}
+
 // Running reports whether the container's process is alive.
 func (r *Record) Running() bool {
 	return r.State.Status == "running" || r.State.Status == "paused" || r.State.Status == "restarting"

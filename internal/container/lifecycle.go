@@ -71,12 +71,12 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 			code = 126
 		}
 		_ = s.layers.Unmount(rec.ID)
-		unmountShm(rec.Dir)
+		s.releaseShm(&rec)
 		s.releaseNetwork(rec.ID)
 		_ = s.rt.Delete(rec.ID)
 		e.mu.Lock()
 		e.rec.State.Status = "exited"
-		e.rec.Networks, e.rec.SandboxKey, e.rec.Ports = detached(e.rec.Networks), "", nil
+		e.rec.detach()
 		e.rec.State.ExitCode = code
 		e.rec.State.Error = msg
 		_ = s.persist(&e.rec)
@@ -101,10 +101,7 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 		if linked, err = s.resolveLinks(&rec); err != nil {
 			return fail(err)
 		}
-		netName := "bridge"
-		if userNetwork(rec.HostConfig.NetworkMode) {
-			netName = string(rec.HostConfig.NetworkMode)
-		}
+		netName := rec.NetworkName()
 		netns, ep, bound, err := s.networks.Attach(rec.ID, netName, publishedPorts(&rec), rec.Endpoint)
 		if err != nil {
 			return fail(err)
@@ -166,7 +163,7 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 	rec = e.rec
 	e.mu.Unlock()
 	s.event(&rec, "start", nil)
-	s.refreshPeers(userNetworkOf(&rec))
+	s.refreshPeers(&rec)
 	go s.monitor(e, task)
 	return nil
 }
@@ -265,19 +262,6 @@ func (s *Service) releaseNetwork(id string) {
 	}
 }
 
-// detached is what inspect shows of a stopped container's networks, as
-// Docker: the network, without address or endpoint.
-func detached(eps map[string]*network.EndpointSettings) map[string]*network.EndpointSettings {
-	if eps == nil {
-		return nil
-	}
-	out := map[string]*network.EndpointSettings{}
-	for name, ep := range eps {
-		out[name] = &network.EndpointSettings{NetworkID: ep.NetworkID, IPAMConfig: ep.IPAMConfig} // a --ip stays
-	}
-	return out
-}
-
 // logInfo is what the log options' attributes and tag are made of.
 func logInfo(rec *Record) logs.Info {
 	return logs.Info{
@@ -290,15 +274,9 @@ func logInfo(rec *Record) logs.Info {
 // networkDonor is the running container whose network --network
 // container:REF joins, and the path of its network namespace.
 func (s *Service) networkDonor(ref string) (Record, string, error) {
-	e, err := s.lookup(ref)
+	d, err := s.runningDonor(ref, "network")
 	if err != nil {
 		return Record{}, "", err
-	}
-	e.mu.Lock()
-	d := e.rec
-	e.mu.Unlock()
-	if d.State.Status != "running" || d.State.Pid == 0 {
-		return Record{}, "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot join network of a non running container: %s", d.ID))
 	}
 	switch m := d.HostConfig.NetworkMode; {
 	case m.IsHost():
@@ -310,6 +288,20 @@ func (s *Service) networkDonor(ref string) (Record, string, error) {
 		return d, d.SandboxKey, nil
 	}
 	return d, fmt.Sprintf("/proc/%d/ns/net", d.State.Pid), nil
+}
+
+// runningDonor is the container REF whose namespace (what: PID, IPC,
+// network) a starting container joins: it must run.
+func (s *Service) runningDonor(ref, what string) (Record, error) {
+	e, err := s.lookup(ref)
+	if err != nil {
+		return Record{}, err
+	}
+	d := e.snapshot()
+	if d.State.Status != "running" || d.State.Pid == 0 {
+		return Record{}, errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot join %s of a non running container: %s", what, d.ID))
+	}
+	return d, nil
 }
 
 // cgroupsPath is the container's cgroup: under /berth, or under
@@ -328,21 +320,8 @@ func cgroupsPath(parent, id string) string {
 func (s *Service) joinedNamespaces(hc *container.HostConfig) (map[specs.LinuxNamespaceType]string, string, error) {
 	joins := map[specs.LinuxNamespaceType]string{}
 	var shm string
-	donor := func(ref, what string) (Record, error) {
-		e, err := s.lookup(ref)
-		if err != nil {
-			return Record{}, err
-		}
-		e.mu.Lock()
-		rec := e.rec
-		e.mu.Unlock()
-		if rec.State.Status != "running" || rec.State.Pid == 0 {
-			return Record{}, errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot join %s of a non running container: %s", what, rec.ID))
-		}
-		return rec, nil
-	}
 	if m := hc.PidMode; m.IsContainer() {
-		d, err := donor(m.Container(), "PID")
+		d, err := s.runningDonor(m.Container(), "PID")
 		if err != nil {
 			return nil, "", err
 		}
@@ -352,7 +331,7 @@ func (s *Service) joinedNamespaces(hc *container.HostConfig) (map[specs.LinuxNam
 		joins[specs.PIDNamespace] = fmt.Sprintf("/proc/%d/ns/pid", d.State.Pid)
 	}
 	if m := hc.IpcMode; m.IsContainer() {
-		d, err := donor(m.Container(), "IPC")
+		d, err := s.runningDonor(m.Container(), "IPC")
 		if err != nil {
 			return nil, "", err
 		}
@@ -430,11 +409,11 @@ func (s *Service) monitor(e *entry, task Task) {
 	}
 	id := e.rec.ID
 	_ = s.layers.Unmount(id)
-	unmountShm(e.rec.Dir)
+	s.releaseShm(&e.rec)
 	s.releaseNetwork(id)
 	s.forgetExecs(id) // they ended with the container
 	e.mu.Lock()
-	e.rec.Networks, e.rec.SandboxKey, e.rec.Ports = detached(e.rec.Networks), "", nil
+	e.rec.detach()
 	e.rec.State.Status = "exited"
 	e.rec.State.Pid = 0
 	e.rec.State.ExitCode = st.Code
@@ -467,7 +446,7 @@ func (s *Service) monitor(e *entry, task Task) {
 		s.event(&rec, "oom", nil)
 	}
 	s.event(&rec, "die", map[string]string{"exitCode": fmt.Sprint(st.Code)})
-	s.refreshPeers(userNetworkOf(&rec))
+	s.refreshPeers(&rec)
 	if autoRemove {
 		_ = s.removeWith(e, true, true)
 		return
@@ -780,7 +759,7 @@ func (s *Service) removeWith(e *entry, force, lazyFiles bool) error {
 	rec = e.rec
 	e.mu.Unlock()
 	removeFiles := func() error {
-		unmountShm(rec.Dir)
+		s.releaseShm(&rec)
 		s.releaseNetwork(rec.ID)
 		if err := s.layers.RemoveRW(rec.ID); err != nil {
 			return fmt.Errorf("remove container filesystem: %w", err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/go-connections/nat"
 )
 
 // Legacy links (--link NAME[:ALIAS]) on the default bridge, as Docker
@@ -93,7 +94,7 @@ func linkEnv(self string, links []link) []string {
 			ports = append(ports, string(port))
 		}
 		sort.Slice(ports, func(i, j int) bool { // by number, then protocol
-			pi, pj := portNum(ports[i]), portNum(ports[j])
+			pi, pj := nat.Port(ports[i]).Int(), nat.Port(ports[j]).Int()
 			return pi < pj || pi == pj && ports[i] < ports[j]
 		})
 		for i, port := range ports {
@@ -117,17 +118,6 @@ func linkEnv(self string, links []link) []string {
 		}
 	}
 	return env
-}
-
-func portNum(p string) int {
-	n := 0
-	for _, c := range p {
-		if c < '0' || c > '9' {
-			break
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n
 }
 
 // linkHosts are the /etc/hosts lines of the links, as Docker writes

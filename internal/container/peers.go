@@ -13,12 +13,13 @@ import (
 // starts or stops. The files outlive the daemon, so names keep resolving
 // while it is down.
 
-// refreshPeers rewrites /etc/hosts of every running container on the
-// user-defined network netName.
-func (s *Service) refreshPeers(netName string) {
-	if netName == "" || netName == "bridge" {
+// refreshPeers rewrites /etc/hosts of every running container on r's
+// network, if it is a user-defined one.
+func (s *Service) refreshPeers(r *Record) {
+	if !userNetwork(r.HostConfig.NetworkMode) {
 		return
 	}
+	netName := r.NetworkName()
 	type peer struct {
 		rec Record
 		ip  string
@@ -49,13 +50,4 @@ func (s *Service) refreshPeers(netName string) {
 			slog.Warn("rewrite a container's /etc/hosts", "id", p.rec.ID[:12], "err", err)
 		}
 	}
-}
-
-// userNetworkOf is the user-defined network a container is on ("" for
-// none).
-func userNetworkOf(r *Record) string {
-	if m := r.HostConfig.NetworkMode; userNetwork(m) {
-		return string(m)
-	}
-	return ""
 }

@@ -93,9 +93,9 @@ func (s *Service) Restore() error {
 				e.rec.State.FinishedAt = time.Now().UTC()
 			}
 			_ = s.layers.Unmount(r.ID)
-			unmountShm(r.Dir)
+			s.releaseShm(&r)
 			s.releaseNetwork(r.ID)
-			e.rec.Networks, e.rec.SandboxKey, e.rec.Ports = detached(e.rec.Networks), "", nil
+			e.rec.detach()
 			_ = s.rt.Delete(r.ID)
 			_ = s.persist(&e.rec)
 			if e.rec.HostConfig.AutoRemove {
@@ -128,9 +128,9 @@ func (s *Service) Restore() error {
 			}
 			_ = s.rt.Delete(r.ID)
 			_ = s.layers.Unmount(r.ID)
-			unmountShm(r.Dir)
+			s.releaseShm(&r)
 			s.releaseNetwork(r.ID)
-			e.rec.Networks, e.rec.SandboxKey, e.rec.Ports = detached(e.rec.Networks), "", nil
+			e.rec.detach()
 		}
 	}
 	// Leftovers of a crash mid-create or mid-remove.

@@ -259,9 +259,6 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 	if err := s.checkHostSupport(&hc.Resources); err != nil {
 		return CreateResult{}, err
 	}
-	if err := s.validateLinks(hc.Links); err != nil { // before anything else, as Docker
-		return CreateResult{}, err
-	}
 	if err := s.validatePorts(cfg, hc); err != nil {
 		return CreateResult{}, err
 	}
@@ -322,19 +319,6 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 		warnings = append(warnings, "Minimum memory limit allowed is 6MB")
 	}
 	return CreateResult{ID: id, Warnings: warnings}, nil
-}
-
-// validateLinks refuses a link to a container that does not exist with
-// Docker's words (checkFields refuses the others: links come with the
-// networking service).
-func (s *Service) validateLinks(links []string) error {
-	for _, l := range links {
-		name, _, _ := strings.Cut(l, ":")
-		if _, err := s.lookup(name); err != nil {
-			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("could not get container for %s: %v", strings.TrimPrefix(name, "/"), err))
-		}
-	}
-	return nil
 }
 
 // endpointRequest is what create asks of the container's endpoint:

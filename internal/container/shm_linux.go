@@ -38,6 +38,14 @@ func mountShm(dir string, hc *container.HostConfig) (string, error) {
 	return p, nil
 }
 
+// releaseShm unmounts a shareable container's /dev/shm (other containers
+// have none: nothing to do on their stops).
+func (s *Service) releaseShm(r *Record) {
+	if r.HostConfig.IpcMode.IsShareable() {
+		unmountShm(r.Dir)
+	}
+}
+
 // unmountShm releases the container's shared /dev/shm (if it has one):
 // containers that joined it keep their binds.
 func unmountShm(dir string) {

@@ -16,17 +16,6 @@ import (
 	ctr "github.com/berthproject/berth/internal/container"
 )
 
-func networkName(rec *ctr.Record) string {
-	switch m := rec.HostConfig.NetworkMode; {
-	case m.IsHost(), m.IsNone(), m.IsContainer():
-		return string(m)
-	}
-	for name := range rec.Networks {
-		return name
-	}
-	return "bridge" // the default network, attached while it runs
-}
-
 // matchNetworkID: a network filter may name the network by its ID.
 func matchNetworkID(ids []string, rec *ctr.Record) bool {
 	for _, ep := range rec.Networks {
@@ -47,7 +36,7 @@ func endpoints(rec *ctr.Record) map[string]*network.EndpointSettings {
 		out[name] = &c
 	}
 	if len(out) == 0 {
-		name := networkName(rec)
+		name := rec.NetworkName()
 		out[name] = &network.EndpointSettings{NetworkID: name}
 	}
 	return out
@@ -210,7 +199,7 @@ func matchFilters(f filters.Args, rec *ctr.Record) bool {
 		f.Contains("isolation") && !f.ExactMatch("isolation", "default") {
 		return false
 	}
-	if f.Contains("network") && !f.ExactMatch("network", networkName(rec)) && !matchNetworkID(f.Get("network"), rec) {
+	if f.Contains("network") && !f.ExactMatch("network", rec.NetworkName()) && !matchNetworkID(f.Get("network"), rec) {
 		return false
 	}
 	if f.Contains("expose") {
