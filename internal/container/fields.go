@@ -165,8 +165,7 @@ func checkFields(cfg *container.Config, hc *container.HostConfig, nc *network.Ne
 }
 
 // defaultNetwork reports whether an endpoint named name is the one of the
-// container's own network mode ("default" and "bridge" are one network
-// while the bridge behaves as none).
+// container's own network mode ("default" and "bridge" name one network).
 func defaultNetwork(name string, mode container.NetworkMode) bool {
 	isDefault := func(s string) bool { return s == "" || s == "default" || s == "bridge" }
 	return name == string(mode) || isDefault(string(mode)) && isDefault(name)

@@ -392,10 +392,8 @@ func (s *Service) validatePorts(cfg *container.Config, hc *container.HostConfig)
 		return nil
 	}
 	for p, bs := range hc.PortBindings {
-		if n, err := strconv.Atoi(p.Port()); err != nil || n < 1 || n > 65535 {
-			if lo, hi, ok := strings.Cut(p.Port(), "-"); !ok || lo == "" || hi == "" {
-				return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid port specification: %q", string(p)))
-			}
+		if lo, _, err := nat.ParsePortRangeToInt(p.Port()); err != nil || lo < 1 {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid port specification: %q", string(p)))
 		}
 		if pr := p.Proto(); pr != "tcp" && pr != "udp" {
 			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid proto: %s", pr))
@@ -410,7 +408,7 @@ func (s *Service) validatePorts(cfg *container.Config, hc *container.HostConfig)
 					return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("berth: publishing on an IPv6 address (%s) is not supported yet", b.HostIP))
 				}
 			}
-			if !validHostPort(b.HostPort) {
+			if _, _, err := nat.ParsePortRangeToInt(b.HostPort); err != nil {
 				return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid port specification: %q", b.HostPort))
 			}
 		}
@@ -422,23 +420,6 @@ func (s *Service) validatePorts(cfg *container.Config, hc *container.HostConfig)
 		return errdefs.ErrInvalidArgument.WithMessage("berth: -p/-P (HostConfig.PortBindings) need the default bridge, which this daemon runs without (--bridge none)")
 	}
 	return nil
-}
-
-// validHostPort: "", a port, or a range of them.
-func validHostPort(s string) bool {
-	if s == "" {
-		return true
-	}
-	lo, hi, isRange := strings.Cut(s, "-")
-	a, err := strconv.Atoi(lo)
-	if err != nil || a < 0 || a > 65535 {
-		return false
-	}
-	if isRange {
-		b, err := strconv.Atoi(hi)
-		return err == nil && b >= a && b <= 65535
-	}
-	return true
 }
 
 // validateConfig checks and normalizes cfg as Docker does at create.

@@ -31,24 +31,10 @@ func (m mapping) clashes(o mapping) bool {
 	return m.HostIP == o.HostIP || any(m.HostIP) || any(o.HostIP)
 }
 
-// hostPorts reads a binding's host port: "" or "0" (any: 0, 0), "8080",
-// or a range "8000-8010".
+// hostPorts reads a binding's host port as Docker's nat does: "" or "0"
+// (any: 0, 0), "8080", or a range "8000-8010".
 func hostPorts(s string) (lo, hi int, err error) {
-	if s == "" {
-		return 0, 0, nil
-	}
-	a, b, isRange := strings.Cut(s, "-")
-	lo, err = strconv.Atoi(a)
-	if err != nil || lo < 0 || lo > 65535 {
-		return 0, 0, fmt.Errorf("invalid port %q", s)
-	}
-	hi = lo
-	if isRange {
-		if hi, err = strconv.Atoi(b); err != nil || hi < lo || hi > 65535 {
-			return 0, 0, fmt.Errorf("invalid port range %q", s)
-		}
-	}
-	return lo, hi, nil
+	return nat.ParsePortRangeToInt(s)
 }
 
 // ephemeral is the host's ephemeral port range, where a binding without a
@@ -65,21 +51,18 @@ func ephemeral() (int, int) {
 	return 32768, 60999
 }
 
-// free reports why m's host port cannot be had ("" if it can): berth
-// published it already, or another process holds it (found by binding it
-// for a moment).
+// free reports why m's host port cannot be had (nil if it can): berth
+// published it already (in taken, or for a container), or another
+// process holds it (found by binding it for a moment).
 func (s *Service) free(m mapping, taken []mapping) error {
 	ip := m.HostIP
-	for _, t := range taken {
+	all := append([]mapping(nil), taken...)
+	for _, e := range s.eps {
+		all = append(all, e.Ports...)
+	}
+	for _, t := range all {
 		if t.clashes(m) {
 			return fmt.Errorf("Bind for %s:%d failed: port is already allocated", ip, m.HostPort)
-		}
-	}
-	for _, e := range s.eps {
-		for _, t := range e.Ports {
-			if t.clashes(m) {
-				return fmt.Errorf("Bind for %s:%d failed: port is already allocated", ip, m.HostPort)
-			}
 		}
 	}
 	addr := net.JoinHostPort(ip, strconv.Itoa(m.HostPort))

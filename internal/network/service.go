@@ -359,12 +359,3 @@ func (s *Service) Release(id string) error {
 	}
 	return errors.Join(errs...)
 }
-
-// BridgeInfo is the default bridge's name, subnet and gateway ("" when
-// disabled).
-func (s *Service) BridgeInfo() (name, subnet, gateway string) {
-	if s.pool == nil {
-		return "", "", ""
-	}
-	return s.cfg.Bridge, s.subnet.String(), s.gw.String()
-}

@@ -339,7 +339,7 @@ func (d *Daemon) cleanup() {
 		killInit(st)
 	}
 	time.Sleep(100 * time.Millisecond)
-	unmountUnder(d.Root) // the containers' network namespace files too (their veths go with them)
+	UnmountUnder(d.Root) // the containers' network namespace files too (their veths go with them)
 	removeCgroups(d.ExecRoot)
 	_ = bridge.Delete(d.Bridge)
 	_ = bridge.DeleteTable("berth-" + d.Bridge)
@@ -401,10 +401,7 @@ func killInit(stateFile string) {
 }
 
 // UnmountUnder detaches every mount below root, deepest first.
-func UnmountUnder(root string) { unmountUnder(root) }
-
-// unmountUnder detaches every mount below root, deepest first.
-func unmountUnder(root string) {
+func UnmountUnder(root string) {
 	targets := Mounts(root)
 	for i := len(targets) - 1; i >= 0; i-- {
 		_ = unix.Unmount(targets[i], unix.MNT_DETACH)
