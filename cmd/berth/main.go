@@ -1,6 +1,7 @@
 // Command berth is the container engine: its CLI, the daemon (`berth
 // daemon`), the per-container shim (`berth shim`, hidden) and
-// libcontainer's init (`berth init`, hidden) in one binary. Run as
+// libcontainer's init (`berth init`, hidden), the embedded DNS resolver
+// (`berth dns-resolver`, hidden) in one binary. Run as
 // berth-init (bind-mounted into a container by `run --init`) it is the
 // container's tiny init.
 package main
@@ -15,6 +16,7 @@ import (
 	"github.com/berthproject/berth/internal/daemon"
 	_ "github.com/berthproject/berth/internal/hugeheap" // huge pages for the heap of a CLI command or init
 	"github.com/berthproject/berth/internal/initproc"
+	"github.com/berthproject/berth/internal/network/dns"
 	"github.com/berthproject/berth/internal/registry"
 	"github.com/berthproject/berth/internal/shim"
 )
@@ -35,6 +37,8 @@ func main() {
 			os.Exit(shim.Main(os.Args[2:]))
 		case "daemon":
 			os.Exit(daemon.Main(os.Args[2:]))
+		case "dns-resolver":
+			os.Exit(dns.Main(os.Args[2:]))
 		case "registry":
 			os.Exit(registry.Main(os.Args[2:]))
 		}

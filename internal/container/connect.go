@@ -2,6 +2,8 @@ package container
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/network"
@@ -61,4 +63,31 @@ func (s *Service) ownNetwork(r *Record, netName, verb string) error {
 		return errdefs.ErrNotImplemented.WithMessage(fmt.Sprintf("berth: a container on several networks is not supported yet (%s is on %s, not %s)", r.Name[1:], r.NetworkName(), netName))
 	}
 	return nil
+}
+
+// endpointWanted is what a starting container asks of its endpoint: what
+// create recorded (--ip, --mac-address, --network-alias) and, on a
+// user-defined network, the names the embedded DNS answers with its
+// address — its name, short ID, aliases and host name, as Docker's
+// DNSNames.
+func endpointWanted(r *Record) *network.EndpointSettings {
+	var want network.EndpointSettings
+	if r.Endpoint != nil {
+		want = *r.Endpoint
+	}
+	if !userNetwork(r.HostConfig.NetworkMode) {
+		return &want
+	}
+	names := []string{strings.TrimPrefix(r.Name, "/"), r.ID[:12]}
+	names = append(names, want.Aliases...)
+	if h := r.Config.Hostname; h != "" {
+		names = append(names, h)
+	}
+	want.DNSNames = nil
+	for _, n := range names {
+		if !slices.Contains(want.DNSNames, n) {
+			want.DNSNames = append(want.DNSNames, n)
+		}
+	}
+	return &want
 }

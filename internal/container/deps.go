@@ -17,18 +17,24 @@ import (
 )
 
 // Networks is what the service needs of the network service
-// (internal/network): a container's endpoint on the default bridge.
+// (internal/network): a container's endpoint on the default bridge or a
+// user-defined network.
 type Networks interface {
 	// Attach makes container id's network namespace (the file returned,
 	// which the runtime joins) connected to the default bridge, with ports
 	// published (bound: the host ports chosen).
 	// netName is the default bridge ("bridge") or a user-defined network.
 	// want carries what the user asked of the endpoint (--ip,
-	// --mac-address), or nil.
-	Attach(id, netName string, ports nat.PortMap, want *network.EndpointSettings) (netns string, ep *network.EndpointSettings, bound nat.PortMap, err error)
+	// --mac-address) and the names the embedded DNS of a user-defined
+	// network answers with its address (DNSNames); servers are the
+	// container's --dns, where that DNS forwards other names.
+	Attach(id, netName string, ports nat.PortMap, want *network.EndpointSettings, servers []string) (netns string, ep *network.EndpointSettings, bound nat.PortMap, err error)
 	// Lookup resolves a network mode naming a user-defined network to
 	// its name.
 	Lookup(ref string) (string, error)
+	// Rename makes the embedded DNS answer names (a renamed container's)
+	// with container id's address.
+	Rename(id string, names []string) error
 	// Release undoes Attach; releasing what is not attached does nothing.
 	Release(id string) error
 }

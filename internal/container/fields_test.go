@@ -209,9 +209,9 @@ var effects = map[string][]string{
 	"HostConfig.CapAdd":               {"TestDefaultSecurity", "TestGenerate"},
 	"HostConfig.CapDrop":              {"TestDefaultSecurity", "TestGenerate"},
 	"HostConfig.CgroupnsMode":         {"TestHonouredOptionsTakeEffect"},
-	"HostConfig.DNS":                  {"TestSecurityOptsAndDNSOptions"},
-	"HostConfig.DNSOptions":           {"TestSecurityOptsAndDNSOptions"},
-	"HostConfig.DNSSearch":            {"TestSecurityOptsAndDNSOptions"},
+	"HostConfig.DNS":                  {"TestSecurityOptsAndDNSOptions", "TestEmbeddedDNS"},
+	"HostConfig.DNSOptions":           {"TestSecurityOptsAndDNSOptions", "TestEmbeddedDNS"},
+	"HostConfig.DNSSearch":            {"TestSecurityOptsAndDNSOptions", "TestEmbeddedDNS"},
 	"HostConfig.ExtraHosts":           {"TestHonouredOptionsTakeEffect"},
 	"HostConfig.GroupAdd":             {"TestExecAndAttachFraming"},
 	"HostConfig.IpcMode":              {"TestNamespaceOptions", "TestLifecycleAsDocker"},
@@ -254,7 +254,7 @@ var effects = map[string][]string{
 	"Config.MacAddress":               {"TestStaticAddresses"},
 	"Endpoint.MacAddress":             {"TestStaticAddresses"},
 	"Endpoint.IPAMConfig":             {"TestStaticAddresses"},
-	"Endpoint.Aliases":                {"TestUserNetworkNames"},
+	"Endpoint.Aliases":                {"TestEmbeddedDNS"},
 	"HostConfig.PublishAllPorts":      {"TestPublishedPorts"},
 }
 

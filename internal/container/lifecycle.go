@@ -102,7 +102,7 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 			return fail(err)
 		}
 		netName := rec.NetworkName()
-		netns, ep, bound, err := s.networks.Attach(rec.ID, netName, publishedPorts(&rec), rec.Endpoint)
+		netns, ep, bound, err := s.networks.Attach(rec.ID, netName, publishedPorts(&rec), endpointWanted(&rec), rec.HostConfig.DNS)
 		if err != nil {
 			return fail(err)
 		}
@@ -163,7 +163,6 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 	rec = e.rec
 	e.mu.Unlock()
 	s.event(&rec, "start", nil)
-	s.refreshPeers(&rec)
 	go s.monitor(e, task)
 	return nil
 }
@@ -446,7 +445,6 @@ func (s *Service) monitor(e *entry, task Task) {
 		s.event(&rec, "oom", nil)
 	}
 	s.event(&rec, "die", map[string]string{"exitCode": fmt.Sprint(st.Code)})
-	s.refreshPeers(&rec)
 	if autoRemove {
 		_ = s.removeWith(e, true, true)
 		return

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	goruntime "runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -820,33 +822,67 @@ func writeEtcFiles(dir, hostname, domain string, hc *container.HostConfig) error
 	if err := writeHosts(dir, "", hostname, domain, hc, ""); err != nil {
 		return err
 	}
-	resolv, _ := os.ReadFile("/etc/resolv.conf")
-	var out []string
-	for _, l := range strings.Split(string(resolv), "\n") {
+	host, _ := os.ReadFile("/etc/resolv.conf")
+	return os.WriteFile(filepath.Join(dir, "resolv.conf"), []byte(resolvConf(string(host), hc)), 0o644)
+}
+
+// resolvConf is a container's /etc/resolv.conf, from the host's: as
+// Docker, --dns, --dns-search and --dns-option replace the host's
+// nameservers, search domains and options; on a user-defined network the
+// one nameserver is the embedded DNS (which forwards to the others), with
+// ndots:0 unless the container sets ndots.
+func resolvConf(host string, hc *container.HostConfig) string {
+	var servers, search, options, other []string
+	for _, l := range strings.Split(host, "\n") {
 		f := strings.Fields(l)
-		if len(f) > 0 {
-			// As Docker: --dns, --dns-search and --dns-option replace the
-			// host's nameservers, search domains and options.
-			if f[0] == "nameserver" && len(hc.DNS) > 0 || f[0] == "search" && len(hc.DNSSearch) > 0 ||
-				f[0] == "options" && len(hc.DNSOptions) > 0 {
-				continue
-			}
+		switch {
+		case len(f) >= 2 && f[0] == "nameserver":
+			servers = append(servers, f[1])
+		case len(f) >= 2 && (f[0] == "search" || f[0] == "domain"):
+			search = f[1:]
+		case len(f) >= 2 && f[0] == "options":
+			options = append(options, f[1:]...)
+		case len(f) > 0 && !strings.HasPrefix(f[0], "#") && !strings.HasPrefix(f[0], ";"):
+			other = append(other, l)
 		}
-		if !hc.NetworkMode.IsHost() && len(f) >= 2 && f[0] == "nameserver" && (strings.HasPrefix(f[1], "127.") || f[1] == "::1") {
-			continue // a loopback resolver of the host is not reachable from the container
-		}
-		out = append(out, l)
 	}
-	for _, d := range hc.DNS {
-		out = append(out, "nameserver "+d)
+	if len(hc.DNS) > 0 {
+		servers = hc.DNS
 	}
 	if len(hc.DNSSearch) > 0 {
-		out = append(out, "search "+strings.Join(hc.DNSSearch, " "))
+		search = hc.DNSSearch
 	}
 	if len(hc.DNSOptions) > 0 {
-		out = append(out, "options "+strings.Join(hc.DNSOptions, " "))
+		options = hc.DNSOptions
 	}
-	return os.WriteFile(filepath.Join(dir, "resolv.conf"), []byte(strings.Join(out, "\n")+"\n"), 0o644)
+	var b strings.Builder
+	embedded := userNetwork(hc.NetworkMode)
+	if embedded {
+		b.WriteString("nameserver 127.0.0.11\n")
+	} else {
+		for _, ns := range servers {
+			if !hc.NetworkMode.IsHost() && (strings.HasPrefix(ns, "127.") || ns == "::1") {
+				continue // a loopback resolver of the host is not reachable from the container
+			}
+			b.WriteString("nameserver " + ns + "\n")
+		}
+	}
+	if len(search) > 0 && !slices.Equal(search, []string{"."}) {
+		b.WriteString("search " + strings.Join(search, " ") + "\n")
+	}
+	if embedded && !slices.ContainsFunc(options, func(o string) bool { return strings.HasPrefix(o, "ndots:") }) {
+		options = append([]string{"ndots:0"}, options...)
+	}
+	if len(options) > 0 {
+		b.WriteString("options " + strings.Join(options, " ") + "\n")
+	}
+	for _, l := range other {
+		b.WriteString(l + "\n")
+	}
+	if embedded {
+		b.WriteString("\n# berth's embedded DNS forwards what it does not know to: " + strings.Join(servers, " ") + "\n")
+	}
+	return b.String()
 }
 
 // Rename changes a container's name.
@@ -874,6 +910,17 @@ func (s *Service) Rename(ref, newName string) error {
 	s.names[newName] = e.rec.ID
 	s.mu.Unlock()
 	e.rec.Name = newName
+	if ep := e.rec.Networks[e.rec.NetworkName()]; ep != nil && e.rec.Running() && userNetwork(e.rec.HostConfig.NetworkMode) && s.networks != nil {
+		// The embedded DNS answers to the new name at once (as Docker).
+		names := endpointWanted(&e.rec).DNSNames
+		if err := s.networks.Rename(e.rec.ID, names); err != nil {
+			slog.Warn("rename in the embedded DNS", "id", e.rec.ID[:12], "err", err)
+		} else {
+			cp := *ep
+			cp.DNSNames = names
+			e.rec.Networks = map[string]*network.EndpointSettings{e.rec.NetworkName(): &cp}
+		}
+	}
 	if err := s.persist(&e.rec); err != nil {
 		return err
 	}

@@ -335,7 +335,8 @@ func Run(ctx context.Context, cfg Config) error {
 		table = "berth-" + cfg.Bridge
 	}
 	networks, err := network.New(network.Config{DB: bdb, ExecRoot: cfg.ExecRoot, Bridge: cfg.Bridge, BIP: cfg.BIP,
-		Table: table, NetworkID: network.DefaultID(engineID, "bridge"), HostIP: cfg.IP, EngineID: engineID, Started: time.Now()})
+		Table: table, NetworkID: network.DefaultID(engineID, "bridge"), HostIP: cfg.IP, EngineID: engineID, Started: time.Now(),
+		Binary: self})
 	if err != nil {
 		return fmt.Errorf("default bridge network: %w", err)
 	}

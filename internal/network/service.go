@@ -18,6 +18,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/berthproject/berth/internal/network/bridge"
+	"github.com/berthproject/berth/internal/network/dns"
 )
 
 // Buckets are the bbolt buckets this package owns.
@@ -53,6 +54,9 @@ type Config struct {
 	// when they were made, as inspect shows.
 	EngineID string
 	Started  time.Time
+	// Binary is berth, which runs the embedded DNS resolver
+	// (internal/network/dns) for containers on user-defined networks.
+	Binary string
 }
 
 // endpoint is a container's attachment to the default bridge, as
@@ -66,6 +70,10 @@ type endpoint struct {
 	Netns       string
 	Ports       []mapping `json:",omitempty"`
 	MAC         string    `json:",omitempty"` // --mac-address ("": Docker's, from the address)
+	// On a user-defined network: the names the embedded DNS answers with
+	// the container's address, and where it forwards the rest.
+	DNSNames []string `json:",omitempty"`
+	Upstream []string `json:",omitempty"`
 }
 
 // Service is the network service. Its methods are safe for concurrent use.
@@ -77,12 +85,15 @@ type Service struct {
 	pool   *Pool // the default bridge's addresses
 	eps    map[string]*endpoint
 	nets   map[string]*userNet // user-defined networks by ID
+	dns    *dns.Resolver
+	dnsMu  sync.Mutex
 }
 
 // New sets the default bridge up (bridge, NAT table, forwarding) and
 // loads the endpoints recorded.
 func New(cfg Config) (*Service, error) {
-	s := &Service{cfg: cfg, eps: map[string]*endpoint{}, nets: map[string]*userNet{}}
+	s := &Service{cfg: cfg, eps: map[string]*endpoint{}, nets: map[string]*userNet{},
+		dns: &dns.Resolver{Dir: filepath.Join(cfg.ExecRoot, "dns"), Binary: cfg.Binary}}
 	if ip := net.ParseIP(cfg.HostIP); cfg.HostIP != "" && (ip == nil || ip.To4() == nil) {
 		return nil, fmt.Errorf("invalid --ip %q: want the IPv4 address ports are published on", cfg.HostIP)
 	}
@@ -124,6 +135,11 @@ func New(cfg Config) (*Service, error) {
 	}
 	if err := s.applyNAT(); err != nil { // with the published ports of the endpoints restored
 		return nil, err
+	}
+	// The resolver serves what the records name (and is stopped if that
+	// is no one); it kept serving while the daemon was down.
+	if _, err := s.updateDNS(); err != nil {
+		slog.Warn("embedded DNS", "err", err)
 	}
 	// Namespace files no record names: a crash between making and recording.
 	files, _ := os.ReadDir(s.netnsDir())
@@ -183,11 +199,14 @@ func (s *Service) record(key, val string) error {
 // none).
 func (s *Service) Enabled() bool { return s.pool != nil }
 
-// Attach connects container id to the default bridge: a network
-// namespace in a file (the path returned, for the runtime to join), a
-// veth, an address, a default route, and its published ports (bound, the
-// host ports chosen). What it made is undone if it fails.
-func (s *Service) Attach(id, netRef string, ports nat.PortMap, want *network.EndpointSettings) (string, *network.EndpointSettings, nat.PortMap, error) {
+// Attach connects container id to a network (netRef: the default bridge
+// or a user-defined one): a network namespace in a file (the path
+// returned, for the runtime to join), a veth, an address, a default
+// route, and its published ports (bound, the host ports chosen); on a
+// user-defined network, the embedded DNS answers want.DNSNames with its
+// address and forwards the rest to servers (the host's when none). What
+// it made is undone if it fails.
+func (s *Service) Attach(id, netRef string, ports nat.PortMap, want *network.EndpointSettings, servers []string) (string, *network.EndpointSettings, nat.PortMap, error) {
 	if s.pool == nil {
 		return "", nil, nil, errdefs.ErrUnavailable.WithMessage("the default bridge is disabled (--bridge none)")
 	}
@@ -236,6 +255,9 @@ func (s *Service) Attach(id, netRef string, ports nat.PortMap, want *network.End
 	if want != nil && want.MacAddress != "" {
 		ep.MAC = mac.String()
 	}
+	if netID != "" && want != nil {
+		ep.DNSNames, ep.Upstream = want.DNSNames, upstream(servers)
+	}
 	hostIP := s.cfg.HostIP
 	if hostIP == "" {
 		hostIP = "0.0.0.0"
@@ -271,12 +293,20 @@ func (s *Service) Attach(id, netRef string, ports nat.PortMap, want *network.End
 			return fail(err)
 		}
 	}
-	if netID == "" {
+	if netID != "" {
+		fails, err := s.updateDNS()
+		if err == nil && fails[id] != "" {
+			err = errors.New(fails[id])
+		}
+		if err != nil {
+			return fail(fmt.Errorf("embedded DNS: %w", err))
+		}
+	} else {
 		netID = s.cfg.NetworkID
 	}
 	return ep.Netns, &network.EndpointSettings{
 		IPAMConfig: ipam, NetworkID: netID, EndpointID: endpointID(id), Gateway: gw.String(), IPAddress: ip.String(),
-		IPPrefixLen: prefix, MacAddress: mac.String(),
+		IPPrefixLen: prefix, MacAddress: mac.String(), DNSNames: ep.DNSNames,
 	}, portMap(ep.Ports), nil
 }
 
@@ -350,6 +380,11 @@ func (s *Service) Release(id string) error {
 		errs = append(errs, err)
 	}
 	s.forget(ep)
+	if ep.NetworkID != "" {
+		if _, err := s.updateDNS(); err != nil {
+			errs = append(errs, fmt.Errorf("embedded DNS: %w", err))
+		}
+	}
 	if len(ep.Ports) > 0 {
 		s.mu.Lock()
 		if err := s.applyNAT(); err != nil {

@@ -338,6 +338,9 @@ func (d *Daemon) cleanup() {
 	for _, st := range states {
 		killInit(st)
 	}
+	if pid := d.Resolver(); pid > 0 {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
 	time.Sleep(100 * time.Millisecond)
 	UnmountUnder(d.Root) // the containers' network namespace files too (their veths go with them)
 	removeCgroups(d.ExecRoot)
@@ -347,6 +350,24 @@ func (d *Daemon) cleanup() {
 		_ = bridge.Delete(br)
 	}
 	_ = os.RemoveAll(d.Root)
+}
+
+// Resolver is the PID of the daemon's embedded DNS resolver, 0 when none
+// runs: the process its pid file names, if that process is still a
+// resolver of this daemon's (a pid can be reused).
+func (d *Daemon) Resolver() int {
+	dir := filepath.Join(d.ExecRoot, "dns")
+	b, _ := os.ReadFile(filepath.Join(dir, "pid"))
+	pid, _ := strconv.Atoi(string(b))
+	if pid <= 0 {
+		return 0
+	}
+	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if !strings.Contains(string(cmdline), "dns-resolver\x00"+dir) || strings.Contains(string(stat), ") Z ") {
+		return 0
+	}
+	return pid
 }
 
 // userBridges are the bridges of the user-defined networks a (stopped)

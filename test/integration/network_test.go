@@ -549,43 +549,6 @@ func TestUserNetworks(t *testing.T) {
 	}
 }
 
-// TestUserNetworkNames: on a user-defined network, containers find each
-// other by name (through /etc/hosts until the embedded DNS lands), only
-// within their network, and a stopped container's name goes.
-func TestUserNetworkNames(t *testing.T) {
-	t.Parallel()
-	d := testutil.StartDaemon(t)
-	d.LoadBusybox()
-	d.Must("network", "create", "--subnet", userSubnet(t, d, 0), "app")
-	d.Must("network", "create", "--subnet", userSubnet(t, d, 1), "other")
-	d.Must("run", "-d", "--name", "db", "--network", "app", "busybox", "sleep", "300")
-	d.Must("run", "-d", "--name", "api", "--network", "app", "--network-alias", "backend", "--network-alias", "svc", "busybox", "sleep", "300")
-	dbIP := d.Must("inspect", "-f", "{{.NetworkSettings.Networks.app.IPAddress}}", "db")
-	apiIP := d.Must("inspect", "-f", "{{.NetworkSettings.Networks.app.IPAddress}}", "api")
-	// Both ways, including for the one started first.
-	if got := d.Must("exec", "api", "sh", "-c", "ping -c1 -W1 db | head -1"); !strings.Contains(got, dbIP) {
-		t.Fatalf("api resolving db: %q", got)
-	}
-	if got := d.Must("exec", "db", "sh", "-c", "ping -c1 -W1 api | head -1"); !strings.Contains(got, apiIP) {
-		t.Fatalf("db resolving api: %q", got)
-	}
-	for _, alias := range []string{"backend", "svc"} { // --network-alias, as compose gives its services
-		if got := d.Must("exec", "db", "sh", "-c", "ping -c1 -W1 "+alias+" | head -1"); !strings.Contains(got, apiIP) {
-			t.Fatalf("db resolving api's alias %s: %q", alias, got)
-		}
-	}
-	if res := d.Berth("run", "--rm", "--network-alias", "x", "busybox", "true"); res.Code == 0 || !strings.Contains(res.Stderr, "network-scoped alias is supported only for containers in user defined networks") {
-		t.Fatalf("an alias on the default bridge: %s", res)
-	}
-	if res := d.Berth("run", "--rm", "--network", "other", "busybox", "ping", "-c1", "-W1", "db"); res.Code == 0 {
-		t.Fatalf("a container on another network resolves db: %s", res)
-	}
-	d.Must("stop", "-t", "0", "db")
-	if got := d.Berth("exec", "api", "grep", "-c", "db", "/etc/hosts").Stdout; strings.TrimSpace(got) != "0" {
-		t.Fatalf("a stopped container's name is still in the others' /etc/hosts: %q", got)
-	}
-}
-
 // TestStaticAddresses: --ip on a user-defined network and --mac-address
 // (through the docker CLI, which sends them in NetworkingConfig), kept
 // across a stop and start; Docker's errors for what cannot be.
