@@ -46,8 +46,8 @@ type Record struct {
 	ManualStop   bool // stopped by the user: restart policies hold off
 	LogPath      string
 	Dir          string // data-root/containers/<id>
-	// Networks are the container's endpoints while it runs (the default
-	// bridge's, by network name); SandboxKey its network namespace file.
+	// Networks are the container's endpoints while it runs (by network
+	// name); SandboxKey its network namespace file.
 	Networks   map[string]*network.EndpointSettings `json:",omitempty"`
 	SandboxKey string                               `json:",omitempty"`
 	// Ports are the published ports while it runs, with the host ports
@@ -56,6 +56,10 @@ type Record struct {
 	// Endpoint is what create asked of the container's endpoint (--ip,
 	// --mac-address), kept for every start.
 	Endpoint *network.EndpointSettings `json:",omitempty"`
+	// Extra are the networks the container is on beyond its network
+	// mode's (NetworkingConfig at create, network connect), by name, with
+	// what was asked of each endpoint; every start connects them.
+	Extra map[string]*network.EndpointSettings `json:",omitempty"`
 }
 
 // NetworkName is the network the container's mode puts it on: "bridge"

@@ -32,10 +32,15 @@ type Networks interface {
 	// Lookup resolves a network mode naming a user-defined network to
 	// its name.
 	Lookup(ref string) (string, error)
-	// Rename makes the embedded DNS answer names (a renamed container's)
-	// with container id's address.
-	Rename(id string, names []string) error
-	// Release undoes Attach; releasing what is not attached does nothing.
+	// Connect connects running container id, attached already, to one
+	// more network (want and servers as for Attach).
+	Connect(id, netName string, want *network.EndpointSettings, servers []string) (*network.EndpointSettings, error)
+	// Disconnect undoes Connect.
+	Disconnect(id, netName string) error
+	// Rename has the embedded DNS answer to newName instead of oldName.
+	Rename(id, oldName, newName string) error
+	// Release undoes Attach and Connect; releasing what is not attached
+	// does nothing.
 	Release(id string) error
 }
 

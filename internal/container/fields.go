@@ -130,12 +130,9 @@ func checkFields(cfg *container.Config, hc *container.HostConfig, nc *network.Ne
 	roots := map[string]reflect.Value{"Config": reflect.ValueOf(cfg).Elem(), "HostConfig": reflect.ValueOf(hc).Elem()}
 	var endpoints []reflect.Value
 	if nc != nil {
-		for name, ep := range nc.EndpointsConfig {
+		for _, ep := range nc.EndpointsConfig {
 			if ep == nil {
 				continue
-			}
-			if !defaultNetwork(name, hc.NetworkMode) {
-				return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("berth: connecting to network %q is not supported yet (only the container's network mode)", name))
 			}
 			endpoints = append(endpoints, reflect.ValueOf(ep).Elem())
 		}

@@ -102,11 +102,14 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 			return fail(err)
 		}
 		netName := rec.NetworkName()
-		netns, ep, bound, err := s.networks.Attach(rec.ID, netName, publishedPorts(&rec), endpointWanted(&rec), rec.HostConfig.DNS)
+		netns, ep, bound, err := s.networks.Attach(rec.ID, netName, publishedPorts(&rec), endpointWanted(&rec, netName, rec.Endpoint), rec.HostConfig.DNS)
 		if err != nil {
 			return fail(err)
 		}
 		rec.Networks, rec.SandboxKey, rec.Ports = map[string]*network.EndpointSettings{netName: ep}, netns, bound
+		if err := s.connectExtra(&rec); err != nil {
+			return fail(err)
+		}
 		if err := writeHosts(rec.Dir, ep.IPAddress, rec.Config.Hostname, rec.Config.Domainname, rec.HostConfig, linkHosts(linked)); err != nil {
 			return fail(err)
 		}

@@ -188,6 +188,20 @@ func (s *Service) Get(ref string) (Record, error) {
 	return e.snapshot(), nil
 }
 
+// Name is container id's name without its slash, "" when there is no
+// such container.
+func (s *Service) Name(id string) string {
+	s.mu.Lock()
+	e := s.byID[id]
+	s.mu.Unlock()
+	if e == nil {
+		return ""
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return strings.TrimPrefix(e.rec.Name, "/")
+}
+
 // List returns all containers, newest first.
 func (s *Service) List() []Record {
 	s.mu.Lock()
@@ -271,6 +285,10 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 	if err != nil {
 		return CreateResult{}, err
 	}
+	extra, err := s.extraNetworks(hc, nc)
+	if err != nil {
+		return CreateResult{}, err
+	}
 	img, err := s.images.Resolve(cfg.Image)
 	if err != nil {
 		return CreateResult{}, err
@@ -302,7 +320,7 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 		s.mu.Unlock()
 		return CreateResult{}, err
 	}
-	rec, err := s.create(id, name, cfg, hc, img, want)
+	rec, err := s.create(id, name, cfg, hc, img, want, extra)
 	if err != nil {
 		s.mu.Lock()
 		delete(s.names, name)
@@ -323,59 +341,140 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 	return CreateResult{ID: id, Warnings: warnings}, nil
 }
 
-// endpointRequest is what create asks of the container's endpoint:
-// --ip (user-defined networks only, as Docker) and --mac-address (on a
-// bridge), checked; nil for nothing.
+// endpointRequest is what create asks of the container's endpoint on
+// its network mode's network: --ip (user-defined networks only, as
+// Docker) and --mac-address (on a bridge), checked; nil for nothing.
+// Endpoints on other networks are extraNetworks'.
 func endpointRequest(cfg *container.Config, hc *container.HostConfig, nc *network.NetworkingConfig) (*network.EndpointSettings, error) {
-	var want network.EndpointSettings
-	want.MacAddress = cfg.MacAddress //nolint:staticcheck // the API before 1.44 sends it here
+	var asked *network.EndpointSettings
 	if nc != nil {
-		for _, ep := range nc.EndpointsConfig { // checkFields let only the container's own through
-			if ep == nil {
-				continue
+		for name, ep := range nc.EndpointsConfig {
+			if ep != nil && defaultNetwork(name, hc.NetworkMode) {
+				asked = ep
 			}
-			if ep.MacAddress != "" {
-				want.MacAddress = ep.MacAddress
-			}
-			if len(ep.Aliases) > 0 {
-				if !userNetwork(hc.NetworkMode) {
-					return nil, errdefs.ErrInvalidArgument.WithMessage("network-scoped alias is supported only for containers in user defined networks")
-				}
-				for _, a := range ep.Aliases {
-					if a == "" || strings.ContainsAny(a, " \t\n#") {
-						return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid network alias %q", a))
-					}
-				}
-				want.Aliases = append([]string(nil), ep.Aliases...)
-			}
-			if c := ep.IPAMConfig; c != nil {
-				if c.IPv6Address != "" || len(c.LinkLocalIPs) > 0 {
-					return nil, errdefs.ErrInvalidArgument.WithMessage("berth: --ip6 and --link-local-ip (NetworkingConfig IPAMConfig) are not supported yet")
-				}
-				if c.IPv4Address != "" {
-					if net.ParseIP(c.IPv4Address).To4() == nil {
-						return nil, errdefs.ErrInvalidArgument.WithMessage("invalid IPv4 address: " + c.IPv4Address)
-					}
-					if !userNetwork(hc.NetworkMode) {
-						return nil, errdefs.ErrInvalidArgument.WithMessage("user specified IP address is supported on user defined networks only")
-					}
-					want.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: c.IPv4Address}
-				}
-			}
+		}
+	}
+	want, err := endpointAsked(string(hc.NetworkMode), asked)
+	if err != nil {
+		return nil, err
+	}
+	if mac := cfg.MacAddress; mac != "" && want.MacAddress == "" { //nolint:staticcheck // the API before 1.44 sends it here
+		want.MacAddress = mac
+		if err := checkMAC(mac); err != nil {
+			return nil, err
 		}
 	}
 	if want.MacAddress != "" {
 		if m := hc.NetworkMode; m.IsHost() || m.IsNone() || m.IsContainer() {
 			return nil, errdefs.ErrInvalidArgument.WithMessage("conflicting options: mac-address and the network mode")
 		}
-		if mac, err := net.ParseMAC(want.MacAddress); err != nil || len(mac) != 6 {
-			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid MAC address: %s", want.MacAddress))
-		}
 	}
 	if want.MacAddress == "" && want.IPAMConfig == nil && len(want.Aliases) == 0 {
 		return nil, nil
 	}
-	return &want, nil
+	return want, nil
+}
+
+// endpointAsked checks what is asked of an endpoint on network netName
+// ("", "bridge" or a user-defined network's name; nil asks nothing) and
+// returns what berth keeps of it: aliases and --ip (user-defined networks
+// only, as Docker), the MAC.
+func endpointAsked(netName string, ep *network.EndpointSettings) (*network.EndpointSettings, error) {
+	want := &network.EndpointSettings{}
+	if ep == nil {
+		return want, nil
+	}
+	user := userNetwork(container.NetworkMode(netName))
+	if ep.MacAddress != "" {
+		if err := checkMAC(ep.MacAddress); err != nil {
+			return nil, err
+		}
+		want.MacAddress = ep.MacAddress
+	}
+	if len(ep.Aliases) > 0 {
+		if !user {
+			return nil, errdefs.ErrInvalidArgument.WithMessage("network-scoped alias is supported only for containers in user defined networks")
+		}
+		for _, a := range ep.Aliases {
+			if a == "" || strings.ContainsAny(a, " \t\n#") {
+				return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid network alias %q", a))
+			}
+		}
+		want.Aliases = append([]string(nil), ep.Aliases...)
+	}
+	if c := ep.IPAMConfig; c != nil {
+		if c.IPv6Address != "" || len(c.LinkLocalIPs) > 0 {
+			return nil, errdefs.ErrInvalidArgument.WithMessage("berth: --ip6 and --link-local-ip (NetworkingConfig IPAMConfig) are not supported yet")
+		}
+		if c.IPv4Address != "" {
+			if net.ParseIP(c.IPv4Address).To4() == nil {
+				return nil, errdefs.ErrInvalidArgument.WithMessage("invalid IPv4 address: " + c.IPv4Address)
+			}
+			if !user {
+				return nil, errdefs.ErrInvalidArgument.WithMessage("user specified IP address is supported on user defined networks only")
+			}
+			want.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: c.IPv4Address}
+		}
+	}
+	return want, nil
+}
+
+func checkMAC(s string) error {
+	if mac, err := net.ParseMAC(s); err != nil || len(mac) != 6 {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid MAC address: %s", s))
+	}
+	return nil
+}
+
+// extraNetworks are the networks of NetworkingConfig beyond the network
+// mode's (what `docker run --network a --network b` sends), by name, with
+// what is asked of each; an unknown network is refused, and so are
+// several networks with a mode that allows one.
+func (s *Service) extraNetworks(hc *container.HostConfig, nc *network.NetworkingConfig) (map[string]*network.EndpointSettings, error) {
+	if nc == nil {
+		return nil, nil
+	}
+	out := map[string]*network.EndpointSettings{}
+	for ref, ep := range nc.EndpointsConfig {
+		if defaultNetwork(ref, hc.NetworkMode) {
+			continue
+		}
+		name, err := s.joinable(hc.NetworkMode, ref)
+		if err != nil {
+			return nil, err
+		}
+		if name == string(hc.NetworkMode) || defaultNetwork(name, hc.NetworkMode) {
+			continue // the mode's network named by its ID
+		}
+		want, err := endpointAsked(name, ep)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = want
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// joinable resolves ref, a network a container of network mode mode is
+// to join beyond its mode's, to its name, with Docker's errors for what
+// cannot be.
+func (s *Service) joinable(mode container.NetworkMode, ref string) (string, error) {
+	switch {
+	case mode.IsHost() || ref == "host":
+		return "", errdefs.ErrPermissionDenied.WithMessage("container cannot be disconnected from host network or connected to host network")
+	case mode.IsNone() || ref == "none":
+		return "", errdefs.ErrPermissionDenied.WithMessage("container cannot be connected to multiple networks with one of the networks in private (none) mode")
+	case mode.IsContainer():
+		return "", errdefs.ErrPermissionDenied.WithMessage("container sharing network namespace with another container or host cannot be connected to any other network")
+	case s.networks == nil:
+		return "", errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", ref))
+	case ref == "" || ref == "default" || ref == "bridge":
+		return "bridge", nil
+	}
+	return s.networks.Lookup(ref)
 }
 
 // userNetwork reports whether a network mode names a user-defined network.
@@ -657,7 +756,7 @@ func checkCPUSet(list string, ncpu int) error {
 	return nil
 }
 
-func (s *Service) create(id, name string, cfg *container.Config, hc *container.HostConfig, img ImageInfo, want *network.EndpointSettings) (*Record, error) {
+func (s *Service) create(id, name string, cfg *container.Config, hc *container.HostConfig, img ImageInfo, want *network.EndpointSettings, extra map[string]*network.EndpointSettings) (*Record, error) {
 	merged := mergeImageConfig(cfg, img.Config)
 	if len(merged.Entrypoint) == 0 && len(merged.Cmd) == 0 {
 		return nil, errdefs.ErrInvalidArgument.WithMessage("no command specified")
@@ -705,7 +804,7 @@ func (s *Service) create(id, name string, cfg *container.Config, hc *container.H
 		ID: id, Name: name, Created: time.Now().UTC(), Path: args[0], Args: args[1:],
 		Config: merged, HostConfig: hc, Image: img.ID, ImageTop: img.Top,
 		State:   State{Status: "created"},
-		LogPath: logFile, Dir: dir, Endpoint: want,
+		LogPath: logFile, Dir: dir, Endpoint: want, Extra: extra,
 	}
 	if _, err := logs.Attributes(hc.LogConfig.Config, logInfo(rec)); err != nil { // a tag template that cannot run
 		return nil, errdefs.ErrInvalidArgument.WithMessage(err.Error())
@@ -910,16 +1009,21 @@ func (s *Service) Rename(ref, newName string) error {
 	s.names[newName] = e.rec.ID
 	s.mu.Unlock()
 	e.rec.Name = newName
-	if ep := e.rec.Networks[e.rec.NetworkName()]; ep != nil && e.rec.Running() && userNetwork(e.rec.HostConfig.NetworkMode) && s.networks != nil {
+	if e.rec.Running() && s.networks != nil && len(e.rec.Networks) > 0 {
 		// The embedded DNS answers to the new name at once (as Docker).
-		names := endpointWanted(&e.rec).DNSNames
-		if err := s.networks.Rename(e.rec.ID, names); err != nil {
+		if err := s.networks.Rename(e.rec.ID, old[1:], newName[1:]); err != nil {
 			slog.Warn("rename in the embedded DNS", "id", e.rec.ID[:12], "err", err)
-		} else {
-			cp := *ep
-			cp.DNSNames = names
-			e.rec.Networks = map[string]*network.EndpointSettings{e.rec.NetworkName(): &cp}
 		}
+		nets := map[string]*network.EndpointSettings{}
+		for name, ep := range e.rec.Networks {
+			cp := *ep
+			cp.DNSNames = slices.Clone(ep.DNSNames)
+			if i := slices.Index(cp.DNSNames, old[1:]); i >= 0 {
+				cp.DNSNames[i] = newName[1:]
+			}
+			nets[name] = &cp
+		}
+		e.rec.Networks = nets
 	}
 	if err := s.persist(&e.rec); err != nil {
 		return err

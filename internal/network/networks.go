@@ -317,7 +317,7 @@ func (s *Service) endpointsLocked(networkID string) map[string]network.EndpointR
 		if mac == "" {
 			mac = MACFor(ep.IP).String()
 		}
-		out[ep.ContainerID] = network.EndpointResource{EndpointID: endpointID(ep.ContainerID),
+		out[ep.ContainerID] = network.EndpointResource{EndpointID: ep.id(),
 			MacAddress: mac, IPv4Address: fmt.Sprintf("%s/%d", ep.IP, ones)}
 	}
 	return out

@@ -2,6 +2,8 @@ package network
 
 import (
 	"os"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/berthproject/berth/internal/network/dns"
@@ -21,11 +23,30 @@ func (s *Service) updateDNS() (map[string]string, error) {
 		if n == nil {
 			continue // the default bridge: no embedded DNS, as with Docker
 		}
-		recs.Clients[ep.ContainerID] = dns.Client{Netns: ep.Netns, Networks: []string{n.ID}, Upstream: ep.Upstream, Internal: n.Internal}
+		c, ok := recs.Clients[ep.ContainerID]
+		if !ok {
+			c = dns.Client{Netns: ep.Netns, Upstream: ep.Upstream, Internal: true}
+		}
+		c.Networks = append(c.Networks, n.ID)
+		recs.Clients[ep.ContainerID] = c
 		rn := recs.Networks[n.ID]
 		rn.Name = n.Name
 		rn.Members = append(rn.Members, dns.Member{IP: ep.IP.String(), Names: ep.DNSNames})
 		recs.Networks[n.ID] = rn
+	}
+	// A container reaches out (and so forwards) unless all its networks
+	// are internal ones.
+	for _, ep := range s.eps {
+		if c, ok := recs.Clients[ep.ContainerID]; ok && c.Internal {
+			if n := s.nets[ep.NetworkID]; n == nil || !n.Internal {
+				c.Internal = false
+				recs.Clients[ep.ContainerID] = c
+			}
+		}
+	}
+	for id, c := range recs.Clients {
+		sort.Strings(c.Networks)
+		recs.Clients[id] = c
 	}
 	s.mu.Unlock()
 	return s.dns.Update(recs)
@@ -48,21 +69,28 @@ func upstream(servers []string) []string {
 	return out
 }
 
-// Rename makes the embedded DNS answer names with container id's address
-// (a container renamed while it runs on a user-defined network).
-func (s *Service) Rename(id string, names []string) error {
+// Rename has the embedded DNS answer to newName instead of oldName for
+// container id (renamed while it runs).
+func (s *Service) Rename(id, oldName, newName string) error {
 	s.mu.Lock()
-	ep := s.eps[id]
-	if ep == nil || ep.NetworkID == "" {
-		s.mu.Unlock()
-		return nil
+	var changed []*endpoint
+	for _, ep := range s.endpointsOf(id) {
+		if i := slices.Index(ep.DNSNames, oldName); i >= 0 {
+			cp := *ep
+			cp.DNSNames = slices.Clone(ep.DNSNames)
+			cp.DNSNames[i] = newName
+			s.eps[cp.key()] = &cp
+			changed = append(changed, &cp)
+		}
 	}
-	cp := *ep
-	cp.DNSNames = names
-	s.eps[id] = &cp
 	s.mu.Unlock()
-	if err := s.persist(&cp); err != nil {
-		return err
+	for _, ep := range changed {
+		if err := s.persist(ep); err != nil {
+			return err
+		}
+	}
+	if len(changed) == 0 {
+		return nil
 	}
 	_, err := s.updateDNS()
 	return err

@@ -201,6 +201,7 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 		{"duplicate name", []string{"run", "--name", "dup", "busybox", "true"}, 125, "is already in use"},
 		{"rm running", []string{"rm", "dup"}, 1, "stop the container before removing or force remove"},
 		{"bad flag", []string{"run", "--bogus", "busybox"}, 125, "unknown flag"},
+		{"unknown subcommand", []string{"network", "nosuch"}, 1, "unknown command: berth network nosuch"},
 		{"bad restart", []string{"run", "--restart", "sometimes", "busybox", "true"}, 125, "invalid restart policy"},
 		{"rm and restart", []string{"run", "--rm", "--restart", "always", "busybox", "true"}, 125, "conflicting options"},
 		{"bad memory", []string{"run", "-m", "lots", "busybox", "true"}, 125, "--memory"},

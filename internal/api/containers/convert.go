@@ -36,8 +36,7 @@ func endpoints(rec *ctr.Record) map[string]*network.EndpointSettings {
 		out[name] = &c
 	}
 	if len(out) == 0 {
-		name := rec.NetworkName()
-		out[name] = &network.EndpointSettings{NetworkID: name}
+		return rec.ConfiguredNetworks()
 	}
 	return out
 }

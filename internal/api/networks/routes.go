@@ -20,11 +20,13 @@ type Backend interface {
 	Prune(keep func(network.Inspect) bool) ([]string, error)
 }
 
-// Containers is what connect and disconnect need of the container
+// Containers is what connect, disconnect and inspect need of the container
 // service.
 type Containers interface {
 	Connect(ctr, netName string, ep *network.EndpointSettings) error
 	Disconnect(ctr, netName string, force bool) error
+	// Name is container id's name ("" for none).
+	Name(id string) string
 }
 
 // Router serves the network routes.
@@ -118,6 +120,8 @@ func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 		}
 		if !r.URL.Query().Has("verbose") {
 			n.Containers = map[string]network.EndpointResource{} // as Docker's list
+		} else {
+			n = rt.named(n)
 		}
 		out = append(out, n)
 	}
@@ -130,8 +134,19 @@ func (rt *Router) inspect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httputil.WriteJSON(w, http.StatusOK, n)
+	httputil.WriteJSON(w, http.StatusOK, rt.named(n))
 	return nil
+}
+
+// named fills in the names of the network's containers.
+func (rt *Router) named(n network.Inspect) network.Inspect {
+	out := make(map[string]network.EndpointResource, len(n.Containers))
+	for id, ep := range n.Containers {
+		ep.Name = rt.cs.Name(id)
+		out[id] = ep
+	}
+	n.Containers = out
+	return n
 }
 
 func (rt *Router) create(w http.ResponseWriter, r *http.Request) error {

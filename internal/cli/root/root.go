@@ -69,6 +69,9 @@ func Main(args []string) int {
 		DisableFlagParsing: true, RunE: func(*cobra.Command, []string) error { return nil }})
 	rootCmd.AddCommand(&cobra.Command{Use: "registry serve|gc [OPTIONS]", Short: "Run berth's own image registry (serve: --root, --addr, --tls-cert/--tls-key, --htpasswd, --read-only; gc: --root, --grace, --dry-run)",
 		DisableFlagParsing: true, RunE: func(*cobra.Command, []string) error { return nil }})
+	for _, g := range rootCmd.Commands() {
+		refuseUnknown(g)
+	}
 	rootCmd.SetArgs(args)
 	err := rootCmd.ExecuteContext(context.Background())
 	if err == nil {
@@ -83,4 +86,21 @@ func Main(args []string) int {
 		fmt.Fprintln(os.Stderr, msg)
 	}
 	return code
+}
+
+// refuseUnknown makes a group of commands (network, image...) without
+// a command of its own refuse an unknown one, as the docker CLI does,
+// instead of printing its help and succeeding; with no command it shows
+// its help.
+func refuseUnknown(g *cobra.Command) {
+	if !g.HasSubCommands() || g.Run != nil || g.RunE != nil {
+		return
+	}
+	g.Args = cobra.ArbitraryArgs
+	g.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		return cli.StatusError{Code: 1, Status: fmt.Sprintf("berth: unknown command: %s %s\n\nUsage:  %s COMMAND\n\nRun '%s --help' for more information", cmd.CommandPath(), args[0], cmd.CommandPath(), cmd.CommandPath())}
+	}
 }

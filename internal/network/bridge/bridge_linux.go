@@ -133,13 +133,19 @@ func DeleteNetns(path string) error {
 type Endpoint struct {
 	HostVeth string           // the host's end, attached to the bridge
 	Addr     *net.IPNet       // the container's address (eth0)
-	Gateway  net.IP           // its default route
-	MAC      net.HardwareAddr // eth0's
+	Gateway  net.IP           // its default route; nil: none (a second network)
+	MAC      net.HardwareAddr // the container's interface's
+	Ifname   string           // the container's interface ("" is eth0)
 }
 
 // Connect makes a veth pair between the bridge and the namespace at
-// nsPath (named eth0 there), with ep's address, MAC and default route.
+// nsPath (named ep.Ifname there), with ep's address, MAC and default
+// route.
 func Connect(bridge, nsPath string, ep Endpoint) error {
+	ifname := ep.Ifname
+	if ifname == "" {
+		ifname = "eth0"
+	}
 	br, err := netlink.LinkByName(bridge)
 	if err != nil {
 		return fmt.Errorf("bridge %s: %w", bridge, err)
@@ -151,7 +157,7 @@ func Connect(bridge, nsPath string, ep Endpoint) error {
 	defer ns.Close()
 	veth := &netlink.Veth{
 		LinkAttrs:        netlink.LinkAttrs{Name: ep.HostVeth, MasterIndex: br.Attrs().Index, MTU: br.Attrs().MTU, TxQLen: -1},
-		PeerName:         "eth0",
+		PeerName:         ifname,
 		PeerHardwareAddr: ep.MAC,
 		PeerNamespace:    netlink.NsFd(int(ns)),
 	}
@@ -167,7 +173,7 @@ func Connect(bridge, nsPath string, ep Endpoint) error {
 		return fail(err)
 	}
 	defer h.Close()
-	eth0, err := h.LinkByName("eth0")
+	eth0, err := h.LinkByName(ifname)
 	if err != nil {
 		return fail(err)
 	}
@@ -177,8 +183,10 @@ func Connect(bridge, nsPath string, ep Endpoint) error {
 	if err := h.LinkSetUp(eth0); err != nil {
 		return fail(err)
 	}
-	if err := h.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: ep.Gateway}); err != nil {
-		return fail(fmt.Errorf("default route via %s: %w", ep.Gateway, err))
+	if ep.Gateway != nil {
+		if err := h.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: ep.Gateway}); err != nil {
+			return fail(fmt.Errorf("default route via %s: %w", ep.Gateway, err))
+		}
 	}
 	host, err := netlink.LinkByName(ep.HostVeth)
 	if err != nil {

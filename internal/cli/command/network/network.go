@@ -14,7 +14,7 @@ import (
 // Command returns `network` and its verbs.
 func Command(c *cli.CLI) *cobra.Command {
 	cmd := &cobra.Command{Use: "network", Short: "Manage networks"}
-	cmd.AddCommand(newCreate(c), newList(c), newInspect(c), newRemove(c), newPrune(c))
+	cmd.AddCommand(newCreate(c), newList(c), newInspect(c), newRemove(c), newPrune(c), newConnect(c), newDisconnect(c))
 	return cmd
 }
 
@@ -198,5 +198,49 @@ func newPrune(c *cli.CLI) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	return cmd
+}
+
+func newConnect(c *cli.CLI) *cobra.Command {
+	var ip, mac string
+	var aliases []string
+	cmd := &cobra.Command{
+		Use:   "connect [OPTIONS] NETWORK CONTAINER",
+		Short: "Connect a container to a network",
+		Args:  cli.RequiresExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.Client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			ep := &network.EndpointSettings{Aliases: aliases, MacAddress: mac}
+			if ip != "" {
+				ep.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: ip}
+			}
+			return cl.NetworkConnect(cmd.Context(), args[0], args[1], ep)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&ip, "ip", "", "IPv4 address (e.g., \"172.30.100.104\")")
+	fs.StringVar(&mac, "mac-address", "", "Container MAC address (e.g., \"92:d0:c6:0a:29:33\")")
+	fs.StringArrayVar(&aliases, "alias", nil, "Add network-scoped alias for the container")
+	return cmd
+}
+
+func newDisconnect(c *cli.CLI) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "disconnect [OPTIONS] NETWORK CONTAINER",
+		Short: "Disconnect a container from a network",
+		Args:  cli.RequiresExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.Client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return cl.NetworkDisconnect(cmd.Context(), args[0], args[1], force)
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force the container to disconnect from a network")
 	return cmd
 }

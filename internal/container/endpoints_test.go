@@ -1,9 +1,12 @@
 package container
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
 )
 
 func TestResolvConf(t *testing.T) {
@@ -29,6 +32,39 @@ func TestResolvConf(t *testing.T) {
 	} {
 		if got := resolvConf(host, &tc.hc); got != tc.want {
 			t.Errorf("%s:\n%q\nwant\n%q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestEndpointAsked(t *testing.T) {
+	for _, tc := range []struct {
+		net  string
+		ep   *network.EndpointSettings
+		want string // the error, or what is kept ("aliases ip mac")
+	}{
+		{"app", nil, "[]  "},
+		{"app", &network.EndpointSettings{Aliases: []string{"db", "store"}, IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: "10.0.0.9"}, MacAddress: "02:42:0a:00:00:09"},
+			"[db store] 10.0.0.9 02:42:0a:00:00:09"},
+		{"bridge", &network.EndpointSettings{Aliases: []string{"db"}}, "network-scoped alias is supported only for containers in user defined networks"},
+		{"bridge", &network.EndpointSettings{IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: "172.17.0.9"}}, "user specified IP address is supported on user defined networks only"},
+		{"app", &network.EndpointSettings{Aliases: []string{"a b"}}, `invalid network alias "a b"`},
+		{"app", &network.EndpointSettings{IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: "10.0.0"}}, "invalid IPv4 address: 10.0.0"},
+		{"app", &network.EndpointSettings{IPAMConfig: &network.EndpointIPAMConfig{IPv6Address: "fd00::9"}}, "--ip6 and --link-local-ip"},
+		{"app", &network.EndpointSettings{MacAddress: "02:42"}, "invalid MAC address: 02:42"},
+	} {
+		got, err := endpointAsked(tc.net, tc.ep)
+		var s string
+		if err != nil {
+			s = err.Error()
+		} else {
+			ip := ""
+			if got.IPAMConfig != nil {
+				ip = got.IPAMConfig.IPv4Address
+			}
+			s = fmt.Sprintf("%v %s %s", got.Aliases, ip, got.MacAddress)
+		}
+		if !strings.Contains(s, tc.want) {
+			t.Errorf("%s %+v: %q, want %q", tc.net, tc.ep, s, tc.want)
 		}
 	}
 }
