@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,6 +91,8 @@ func (e *engine) stop() {
 	if e.name == "berth" { // its bench bridge and nftables table
 		_ = bridge.Delete("berthbench0")
 		_ = bridge.DeleteTable("berth-berthbench0")
+	} else {
+		_ = bridge.Delete(dockerBridge)
 	}
 	// The engines' parent cgroups, now empty (rmdir fails if not).
 	if e.cgroupParent != "" {
@@ -195,10 +198,12 @@ func startBerth(ctx context.Context, bin, root string, favorDynMods bool) (*engi
 	return e, startDaemon(ctx, e, argv)
 }
 
+// dockerBridge is the bridge of the bench's dockerd.
+const dockerBridge = "dockbench0"
+
 // startDocker starts Debian's dockerd (which starts its own containerd)
-// with no default bridge and no iptables rules, so it touches nothing of
-// the host's network and its containers get the same networking as
-// berth's.
+// with a bridge of its own and no iptables rules, so it touches nothing
+// else of the host's network.
 func startDocker(ctx context.Context, dockerd, cli, root string) (*engine, error) {
 	e := &engine{name: "docker", cli: cli, sock: filepath.Join(root, "docker.sock"), root: root, cgroupParent: "docker"}
 	e.daemonPids = func() []int {
@@ -228,10 +233,17 @@ func startDocker(ctx context.Context, dockerd, cli, root string) (*engine, error
 	if err := os.WriteFile(filepath.Join(root, "daemon.json"), []byte("{}\n"), 0o600); err != nil {
 		return nil, err
 	}
+	// Its default network on a bridge of its own, made here (dockerd
+	// makes only docker0 itself), without iptables rules: published ports
+	// go through its docker-proxy, as they do from the host's loopback
+	// with its default settings.
+	if err := bridge.EnsureBridge(dockerBridge, &net.IPNet{IP: net.IPv4(10, 253, 253, 1), Mask: net.CIDRMask(24, 32)}); err != nil {
+		return nil, err
+	}
 	return e, startDaemon(ctx, e, []string{dockerd,
 		"--data-root", filepath.Join(root, "data"), "--exec-root", filepath.Join(root, "exec"),
 		"--pidfile", filepath.Join(root, "docker.pid"), "-H", "unix://" + e.sock,
-		"--bridge=none", "--iptables=false", "--ip-masq=false", "--storage-driver=overlay2",
+		"--bridge=" + dockerBridge, "--iptables=false", "--ip-masq=false", "--storage-driver=overlay2",
 		"--config-file", filepath.Join(root, "daemon.json")})
 }
 

@@ -28,6 +28,8 @@ func main() {
 	flag.IntVar(&o.runs, "runs", 30, "runs of each short command")
 	flag.IntVar(&o.containers, "containers", 100, "containers for the run -d / ps / PSS rows")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds of each long scenario (100 containers, Debian import)")
+	flag.IntVar(&o.cycles, "cycles", 1000, "run --rm -p cycles of the leak row (berth)")
+	flag.DurationVar(&o.netTime, "net-time", 2*time.Second, "duration of each throughput and connection-rate measurement")
 	flag.BoolVar(&o.heavy, "heavy", true, "include the rows with the debootstrap'ed Debian image")
 	flag.StringVar(&o.out, "out", "bench/RESULTS.md", "also write the table here (empty: don't)")
 	flag.BoolVar(&o.favorDynMods, "favordynmods", false, "start berth with --cgroup-favordynmods (host-wide; from Linux 6.18 irreversible until reboot): bench once without, once with, for both ways")
@@ -45,9 +47,10 @@ func main() {
 }
 
 type options struct {
-	withDocker, heavy, favorDynMods bool
-	berth, docker, dockerd, out     string
-	runs, containers, rounds        int
+	withDocker, heavy, favorDynMods  bool
+	berth, docker, dockerd, out      string
+	runs, containers, rounds, cycles int
+	netTime                          time.Duration
 }
 
 // row is one line of the table; a nil side was not measured.
@@ -158,7 +161,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	add(fmt.Sprintf("`run --rm busybox true`, CLI to exit, %d runs (berth: its default bridge; Docker: --bridge=none)", o.runs), res)
+	add(fmt.Sprintf("`run --rm busybox true`, CLI to exit, %d runs (each on its default bridge)", o.runs), res)
 
 	if res, err = interleave(ctx, engines, o.runs, func(e *engine) []string { return e.cmd("run", "--rm", "--network", "none", "busybox", "true") }); err != nil {
 		return err
@@ -189,6 +192,13 @@ func run(ctx context.Context, o options) error {
 	add(fmt.Sprintf("`update --cpu-shares` of that running container, %d runs", o.runs), res)
 	for _, e := range engines {
 		_, _ = e.do(ctx, "rm", "-f", "bench-exec")
+	}
+	netRows, err := benchNetwork(ctx, o, engines, tmp, b)
+	if err != nil {
+		return err
+	}
+	for _, r := range netRows {
+		add(r.figure, r.res)
 	}
 
 	// N containers: run -d in sequence, ps and memory while they run,
@@ -369,8 +379,9 @@ func header(ctx context.Context, o options, b, d *engine) (string, error) {
 	sb.WriteString("Written by `make bench` (`go run ./bench --with-docker`); see bench/main.go for what each row does.\n")
 	sb.WriteString("Times are wall clock, command start to exit, medians with (min–max). Memory is read from\n")
 	sb.WriteString("/proc (VmRSS; Pss of smaps_rollup). Both engines ran on private sockets and data roots, with\n")
-	sb.WriteString("the same images, in the same run; Docker's default network was `--bridge=none`, as berth's\n")
-	sb.WriteString("default network behaves as `none` until networks land.\n\n")
+	sb.WriteString("the same images, in the same run. Each engine's default network is a bridge of its own\n")
+	sb.WriteString("(berth: `berthbench0` with its nftables table; Docker: `dockbench0`, `--iptables=false`, so its\n")
+	sb.WriteString("published ports go through docker-proxy, as host-loopback traffic does with Docker's defaults).\n\n")
 	uname, _ := exec.Command("uname", "-srm").Output()
 	mem := memTotal()
 	fmt.Fprintf(&sb, "- date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
@@ -389,7 +400,7 @@ func header(ctx context.Context, o options, b, d *engine) (string, error) {
 		favor = "on"
 	}
 	fmt.Fprintf(&sb, "- cgroup2 favordynmods: %s during the run (berth's --cgroup-favordynmods, opt-in, turns it on; it applies to Docker's containers too)\n", favor)
-	fmt.Fprintf(&sb, "- settings: --runs %d --containers %d --rounds %d --favordynmods=%v\n\n", o.runs, o.containers, o.rounds, o.favorDynMods)
+	fmt.Fprintf(&sb, "- settings: --runs %d --containers %d --rounds %d --cycles %d --net-time %s --favordynmods=%v\n\n", o.runs, o.containers, o.rounds, o.cycles, o.netTime, o.favorDynMods)
 	return sb.String(), nil
 }
 
