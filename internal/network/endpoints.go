@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/network"
@@ -225,11 +227,13 @@ func (s *Service) connect(id, netRef string, ports nat.PortMap, want *network.En
 	if err := s.persist(ep); err != nil {
 		return fail(err)
 	}
+	crashpoint("network-recorded")
 	_ = bridge.Delete(ep.HostVeth) // a stale one of an earlier crash
 	if first {
 		if err := bridge.NewNetns(ep.Netns); err != nil {
 			return fail(err)
 		}
+		crashpoint("network-netns")
 	}
 	prefix, _ := pool.Subnet.Mask.Size()
 	bep := bridge.Endpoint{HostVeth: ep.HostVeth, Ifname: ifname, Addr: &net.IPNet{IP: ip, Mask: pool.Subnet.Mask}, MAC: mac}
@@ -239,6 +243,7 @@ func (s *Service) connect(id, netRef string, ports nat.PortMap, want *network.En
 	if err := bridge.Connect(brName, ep.Netns, bep); err != nil {
 		return fail(err)
 	}
+	crashpoint("network-veth")
 	if len(ep.Ports) > 0 {
 		s.mu.Lock()
 		err := s.applyNAT()
@@ -386,4 +391,17 @@ func (s *Service) Release(id string) error {
 		s.mu.Unlock()
 	}
 	return errors.Join(errs...)
+}
+
+// crashAt names the point where the daemon kills itself, for the tests
+// of what a crash leaves (BERTH_CRASHPOINT; never set in use).
+var crashAt = os.Getenv("BERTH_CRASHPOINT")
+
+// crashpoint kills the daemon with SIGKILL at the point name if the tests
+// asked for it.
+func crashpoint(name string) {
+	if crashAt == name {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // never returns
+	}
 }

@@ -102,6 +102,8 @@ type Daemon struct {
 	ExecRoot string
 	Socket   string
 	extra    []string // daemon flags given to StartDaemon
+	// Env is added to the daemon's environment at its next Start.
+	Env []string
 	// Bridge and Subnet are the daemon's own default bridge and its
 	// subnet (so that daemons of tests that run in parallel do not share
 	// one), given to a berth of this tree (older ones have none).
@@ -172,6 +174,7 @@ func (d *Daemon) Start() {
 	}
 	d.cmd.Args = append(d.cmd.Args, d.extra...)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	d.cmd.Env = append(os.Environ(), d.Env...)
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatal(err)
@@ -194,6 +197,11 @@ func (d *Daemon) Start() {
 	}
 	d.t.Fatalf("daemon did not answer\n%s", d.Log())
 }
+
+// SetFlags replaces the extra daemon flags for the next Start (flags
+// that depend on the daemon's own bridge and subnet, known only once it
+// was started).
+func (d *Daemon) SetFlags(extra ...string) { d.extra = extra }
 
 // Pid is the daemon process's pid (0 when it is not running).
 func (d *Daemon) Pid() int {
