@@ -110,7 +110,7 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 		if err := s.connectExtra(&rec); err != nil {
 			return fail(err)
 		}
-		if err := writeHosts(rec.Dir, ep.IPAddress, rec.Config.Hostname, rec.Config.Domainname, rec.HostConfig, linkHosts(linked)); err != nil {
+		if err := s.writeHosts(rec.Dir, ep.IPAddress, rec.Config.Hostname, rec.Config.Domainname, rec.HostConfig, linkHosts(linked)); err != nil {
 			return fail(err)
 		}
 	}

@@ -68,6 +68,9 @@ type Deps struct {
 	// Networks attaches containers of the default network to the bridge;
 	// nil: they get a namespace with loopback only.
 	Networks Networks
+	// HostGateway is what --add-host NAME:host-gateway maps to: the
+	// default bridge's gateway, an address of the host ("": none).
+	HostGateway string
 }
 
 // Service is the container service. Its methods are safe for concurrent use.
@@ -84,6 +87,7 @@ type Service struct {
 	cgroups    sysinfo.Cgroups
 	unified    bool
 	networks   Networks // nil: no default bridge
+	hostGW     string   // --add-host's host-gateway
 
 	mu    sync.Mutex
 	byID  map[string]*entry
@@ -97,7 +101,7 @@ func NewService(d Deps) (*Service, error) {
 		return nil, err
 	}
 	return &Service{db: d.DB, layers: d.Layers, rt: d.Runtime, images: d.Images, bus: d.Events, root: d.Root, hostCaps: boundingSet(),
-		initBinary: d.InitBinary, cgroups: d.Cgroups, unified: d.Unified, networks: d.Networks,
+		initBinary: d.InitBinary, cgroups: d.Cgroups, unified: d.Unified, networks: d.Networks, hostGW: d.HostGateway,
 		byID: map[string]*entry{}, names: map[string]string{}, execs: map[string]*execSession{}}, nil
 }
 
@@ -273,6 +277,9 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 		return CreateResult{}, errdefs.ErrInvalidArgument.WithMessage("conflicting options: hostname and the network mode")
 	}
 	if err := s.checkHostSupport(&hc.Resources); err != nil {
+		return CreateResult{}, err
+	}
+	if err := s.checkExtraHosts(hc); err != nil {
 		return CreateResult{}, err
 	}
 	if err := s.validatePorts(cfg, hc); err != nil {
@@ -796,7 +803,7 @@ func (s *Service) create(id, name string, cfg *container.Config, hc *container.H
 			return nil, err
 		}
 	}
-	if err := writeEtcFiles(dir, merged.Hostname, merged.Domainname, hc); err != nil {
+	if err := s.writeEtcFiles(dir, merged.Hostname, merged.Domainname, hc); err != nil {
 		return nil, err
 	}
 	args := append(append([]string{}, merged.Entrypoint...), merged.Cmd...)
@@ -889,18 +896,26 @@ func mergeEnv(base, over []string) []string {
 // --network host, else localhost's lines, --add-host's, and the
 // container's own address (ip, "" while it has none) with its names, as
 // Docker writes it.
-func writeHosts(dir, ip, hostname, domain string, hc *container.HostConfig, links string) error {
+func (s *Service) writeHosts(dir, ip, hostname, domain string, hc *container.HostConfig, links string) error {
 	var hosts string
+	extra := ""
+	for _, h := range hc.ExtraHosts { // checked at create
+		n, addr, _ := strings.Cut(h, ":")
+		if addr == hostGateway {
+			addr = s.hostGW
+		}
+		extra += addr + "\t" + n + "\n"
+	}
 	if hc.NetworkMode.IsHost() {
 		b, _ := os.ReadFile("/etc/hosts")
 		hosts = string(b)
+		if hosts != "" && !strings.HasSuffix(hosts, "\n") {
+			hosts += "\n"
+		}
+		hosts += extra
 	} else {
 		hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
-		for _, h := range hc.ExtraHosts {
-			if n, ip, ok := strings.Cut(h, ":"); ok {
-				hosts += ip + "\t" + n + "\n"
-			}
-		}
+		hosts += extra
 		if ip != "" {
 			names := hostname
 			if domain != "" {
@@ -913,12 +928,34 @@ func writeHosts(dir, ip, hostname, domain string, hc *container.HostConfig, link
 	return os.WriteFile(filepath.Join(dir, "hosts"), []byte(hosts), 0o644)
 }
 
+// hostGateway is --add-host's word for an address of the host.
+const hostGateway = "host-gateway"
+
+// checkExtraHosts checks --add-host NAME:IP (or NAME:host-gateway) as
+// Docker does.
+func (s *Service) checkExtraHosts(hc *container.HostConfig) error {
+	for _, h := range hc.ExtraHosts {
+		name, addr, ok := strings.Cut(h, ":")
+		switch {
+		case !ok || name == "" || strings.ContainsAny(name, " \t"):
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid extra host %q: want NAME:IP", h))
+		case addr == hostGateway:
+			if s.hostGW == "" {
+				return errdefs.ErrInvalidArgument.WithMessage("unable to derive the IP value for host-gateway: this daemon has no default bridge (--bridge none)")
+			}
+		case net.ParseIP(addr) == nil:
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid IP address in add-host: %q", addr))
+		}
+	}
+	return nil
+}
+
 // writeEtcFiles writes the container's hostname, hosts and resolv.conf.
-func writeEtcFiles(dir, hostname, domain string, hc *container.HostConfig) error {
+func (s *Service) writeEtcFiles(dir, hostname, domain string, hc *container.HostConfig) error {
 	if err := os.WriteFile(filepath.Join(dir, "hostname"), []byte(hostname+"\n"), 0o644); err != nil {
 		return err
 	}
-	if err := writeHosts(dir, "", hostname, domain, hc, ""); err != nil {
+	if err := s.writeHosts(dir, "", hostname, domain, hc, ""); err != nil {
 		return err
 	}
 	host, _ := os.ReadFile("/etc/resolv.conf")

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -79,6 +80,12 @@ type Config struct {
 	// default network get loopback only). BIP is its address/prefix.
 	Bridge string `json:"bridge"`
 	BIP    string `json:"bip"`
+	// FixedCIDR is where the default bridge's containers' addresses come
+	// from, inside its subnet (Docker's "fixed-cidr").
+	FixedCIDR string `json:"fixed-cidr"`
+	// DefaultAddressPools replace Docker's pools for new networks and
+	// the default bridge without "bip" (Docker's "default-address-pools").
+	DefaultAddressPools []network.AddressPool `json:"default-address-pools"`
 	// IP is where ports are published when -p names no address
 	// (Docker's "ip"; default 0.0.0.0, every address of the host).
 	IP string `json:"ip"`
@@ -106,6 +113,8 @@ func Main(args []string) int {
 	mirrors := fs.StringArray("registry-mirror", nil, "registry mirror for Docker Hub images (URL)")
 	bridgeName := fs.StringP("bridge", "b", "", `the default network's Linux bridge, made if missing (default "berth0"); "none" for no default bridge`)
 	defaultIP := fs.String("ip", "", "the host address ports are published on when -p names none (default 0.0.0.0)")
+	fixedCIDR := fs.String("fixed-cidr", "", "the part of the default bridge's subnet its containers' addresses come from, e.g. 172.17.1.0/24")
+	addrPools := fs.StringArray("default-address-pool", nil, "where new networks find subnets: base=CIDR,size=PREFIX (repeatable; default: Docker's pools)")
 	bip := fs.String("bip", "", "the default bridge's address and prefix, e.g. 172.18.0.1/16 (default: the first of Docker's pools nothing routes)")
 	favor := fs.Bool("cgroup-favordynmods", false, "remount the host's cgroup2 file system with favordynmods: container starts skip an RCU grace period (host-wide; Linux >= 6.0; from 6.18 on until reboot)")
 	if err := fs.Parse(args); err != nil {
@@ -145,6 +154,20 @@ func Main(args []string) int {
 	if *defaultIP != "" {
 		cfg.IP = *defaultIP
 	}
+	if *fixedCIDR != "" {
+		cfg.FixedCIDR = *fixedCIDR
+	}
+	if len(*addrPools) > 0 {
+		cfg.DefaultAddressPools = nil
+		for _, v := range *addrPools {
+			p, err := parseAddressPool(v)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "berth daemon: invalid --default-address-pool %q: %v\n", v, err)
+				return 125
+			}
+			cfg.DefaultAddressPools = append(cfg.DefaultAddressPools, p)
+		}
+	}
 	if fs.Changed("cgroup-favordynmods") {
 		cfg.CgroupFavorDynMods = favor
 	}
@@ -181,6 +204,30 @@ func Main(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// parseAddressPool reads --default-address-pool base=CIDR,size=N.
+func parseAddressPool(v string) (network.AddressPool, error) {
+	var p network.AddressPool
+	for _, kv := range strings.Split(v, ",") {
+		k, val, _ := strings.Cut(kv, "=")
+		switch strings.TrimSpace(k) {
+		case "base":
+			p.Base = val
+		case "size":
+			n, err := strconv.Atoi(val)
+			if err != nil {
+				return p, fmt.Errorf("size %q is not a number", val)
+			}
+			p.Size = n
+		default:
+			return p, fmt.Errorf("unknown key %q (want base= and size=)", k)
+		}
+	}
+	if p.Base == "" || p.Size == 0 {
+		return p, errors.New("want base=CIDR,size=PREFIX")
+	}
+	return p, nil
 }
 
 // favorDynMods turns on the cgroup2 mount's favordynmods, which saves a
@@ -334,7 +381,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Bridge != "berth0" {
 		table = "berth-" + cfg.Bridge
 	}
+	if _, err := network.SplitPools(cfg.DefaultAddressPools); err != nil {
+		return err
+	}
 	networks, err := network.New(network.Config{DB: bdb, ExecRoot: cfg.ExecRoot, Bridge: cfg.Bridge, BIP: cfg.BIP,
+		FixedCIDR: cfg.FixedCIDR, Pools: cfg.DefaultAddressPools,
 		Table: table, NetworkID: network.DefaultID(engineID, "bridge"), HostIP: cfg.IP, EngineID: engineID, Started: time.Now(),
 		Binary: self})
 	if err != nil {
@@ -346,6 +397,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if networks.Enabled() {
 		deps.Networks = networks
+		deps.HostGateway = networks.HostGateway()
 	}
 	containers, err := container.NewService(deps)
 	if err != nil {

@@ -55,8 +55,11 @@ func u32ToIP(n uint32) net.IP {
 type Pool struct {
 	Subnet  *net.IPNet
 	Gateway net.IP
-	used    map[uint32]bool
-	last    uint32
+	// Range, when set, is the part of Subnet Allocate hands out from
+	// (--ip-range, --fixed-cidr); --ip may still ask for any address.
+	Range *net.IPNet
+	used  map[uint32]bool
+	last  uint32
 }
 
 // NewPool returns the pool of subnet with gateway reserved.
@@ -82,13 +85,63 @@ func (p *Pool) Allocate() (net.IP, error) {
 			continue
 		}
 		n := base + off
-		if n == gw || p.used[n] {
+		if n == gw || p.used[n] || p.Range != nil && !p.Range.Contains(u32ToIP(n)) {
 			continue
 		}
 		p.used[n], p.last = true, off
 		return u32ToIP(n), nil
 	}
 	return nil, fmt.Errorf("no available IPv4 address on network %s", p.Subnet)
+}
+
+// SubRange parses cidr as a range of subnet's addresses (--ip-range,
+// --fixed-cidr): a network of its own, inside subnet.
+func SubRange(cidr string, subnet *net.IPNet) (*net.IPNet, error) {
+	ip, r, err := net.ParseCIDR(cidr)
+	if err != nil || ip.To4() == nil {
+		return nil, fmt.Errorf("invalid CIDR address: %s", cidr)
+	}
+	rOnes, _ := r.Mask.Size()
+	sOnes, _ := subnet.Mask.Size()
+	if !subnet.Contains(r.IP) || rOnes < sOnes {
+		return nil, fmt.Errorf("the range %s is not inside the subnet %s", cidr, subnet)
+	}
+	return r, nil
+}
+
+// AddressPool is one --default-address-pool: Base cut into networks of
+// prefix Size.
+type AddressPool struct {
+	Base string `json:"base"`
+	Size int    `json:"size"`
+}
+
+// maxSplit bounds the networks a pool is cut into (a /8 in /24s is 65536).
+const maxSplit = 1 << 16
+
+// SplitPools cuts the pools into the networks they offer, in order, as
+// Docker does with default-address-pools.
+func SplitPools(pools []AddressPool) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, p := range pools {
+		ip, base, err := net.ParseCIDR(p.Base)
+		if err != nil || ip.To4() == nil {
+			return nil, fmt.Errorf("invalid default address pool base %q: want an IPv4 CIDR", p.Base)
+		}
+		ones, _ := base.Mask.Size()
+		if p.Size < ones || p.Size > 30 {
+			return nil, fmt.Errorf("invalid default address pool %s size %d: want a prefix between %d and 30", p.Base, p.Size, ones)
+		}
+		n := uint32(1) << uint(p.Size-ones)
+		if n > maxSplit {
+			n = maxSplit
+		}
+		step := uint32(1) << uint(32-p.Size)
+		for i := uint32(0); i < n; i++ {
+			out = append(out, &net.IPNet{IP: u32ToIP(ipToU32(base.IP) + i*step), Mask: net.CIDRMask(p.Size, 32)})
+		}
+	}
+	return out, nil
 }
 
 // MACFor is Docker's MAC for an IPv4 address: 02:42 and its four bytes.

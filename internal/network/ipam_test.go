@@ -2,6 +2,7 @@ package network
 
 import (
 	"net"
+	"strings"
 	"testing"
 )
 
@@ -110,6 +111,65 @@ func TestPoolRequest(t *testing.T) {
 	for i := 0; i < 4; i++ { // .2 .3 .5 .6: allocation skips the requested .4
 		if ip, err := p.Allocate(); err != nil || ip.String() == "10.9.0.4" {
 			t.Fatalf("Allocate after a request: %v %v", ip, err)
+		}
+	}
+}
+
+func TestPoolRange(t *testing.T) {
+	p := NewPool(cidr(t, "10.0.0.0/24"), net.ParseIP("10.0.0.1").To4())
+	var err error
+	if p.Range, err = SubRange("10.0.0.64/30", p.Subnet); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		ip, err := p.Allocate()
+		if err != nil {
+			break
+		}
+		got = append(got, ip.String())
+	}
+	if joined(got) != "10.0.0.64 10.0.0.65 10.0.0.66 10.0.0.67" {
+		t.Fatalf("allocated from the range: %v", got)
+	}
+	if err := p.Request(net.ParseIP("10.0.0.200")); err != nil { // --ip: anywhere in the subnet
+		t.Fatalf("request outside the range: %v", err)
+	}
+	for _, tc := range []struct{ cidr, subnet, err string }{
+		{"10.0.0.128/25", "10.0.0.0/24", ""},
+		{"10.0.0.0/24", "10.0.0.0/24", ""},
+		{"10.0.1.0/25", "10.0.0.0/24", "not inside the subnet"},
+		{"10.0.0.0/23", "10.0.0.0/24", "not inside the subnet"},
+		{"10.0.0.300/25", "10.0.0.0/24", "invalid CIDR"},
+	} {
+		_, err := SubRange(tc.cidr, cidr(t, tc.subnet))
+		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("SubRange(%s, %s): %v, want %q", tc.cidr, tc.subnet, err, tc.err)
+		}
+	}
+}
+
+func TestSplitPools(t *testing.T) {
+	got, err := SplitPools([]AddressPool{{Base: "10.10.0.0/16", Size: 24}, {Base: "192.168.64.0/20", Size: 22}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 256+4 || got[0].String() != "10.10.0.0/24" || got[1].String() != "10.10.1.0/24" || got[255].String() != "10.10.255.0/24" ||
+		got[256].String() != "192.168.64.0/22" || got[259].String() != "192.168.76.0/22" {
+		t.Fatalf("split: %d networks, %v ... %v", len(got), got[:2], got[len(got)-2:])
+	}
+	for _, tc := range []struct {
+		p   AddressPool
+		err string
+	}{
+		{AddressPool{Base: "10.0.0.0/8", Size: 24}, ""}, // capped, not refused
+		{AddressPool{Base: "10.10.0.0/16", Size: 12}, "want a prefix between 16 and 30"},
+		{AddressPool{Base: "10.10.0.0/16", Size: 31}, "want a prefix between 16 and 30"},
+		{AddressPool{Base: "nope", Size: 24}, "want an IPv4 CIDR"},
+	} {
+		_, err := SplitPools([]AddressPool{tc.p})
+		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("SplitPools(%+v): %v, want %q", tc.p, err, tc.err)
 		}
 	}
 }

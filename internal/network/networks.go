@@ -68,7 +68,13 @@ func newUserNet(r netRecord) (*userNet, error) {
 		return nil, err
 	}
 	gw := net.ParseIP(r.Gateway).To4()
-	return &userNet{netRecord: r, pool: NewPool(subnet, gw)}, nil
+	pool := NewPool(subnet, gw)
+	if r.IPRange != "" {
+		if pool.Range, err = SubRange(r.IPRange, subnet); err != nil {
+			return nil, err
+		}
+	}
+	return &userNet{netRecord: r, pool: pool}, nil
 }
 
 // findNet finds a user-defined network by name, ID or ID prefix (callers
@@ -125,9 +131,6 @@ func (s *Service) Create(req CreateRequest) (string, error) {
 			return "", errdefs.ErrNotImplemented.WithMessage(fmt.Sprintf("berth: network option %s is not supported yet", k))
 		}
 	}
-	if req.IPRange != "" {
-		return "", errdefs.ErrNotImplemented.WithMessage("berth: --ip-range is not supported yet")
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if isDefault(req.Name) && req.Name != "" || req.Name == "host" || req.Name == "none" || s.findNetExact(req.Name) != nil {
@@ -147,6 +150,13 @@ func (s *Service) Create(req CreateRequest) (string, error) {
 			return "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("no matching subnet for gateway %s", req.Gateway))
 		}
 	}
+	if req.IPRange != "" {
+		r, err := SubRange(req.IPRange, subnet)
+		if err != nil {
+			return "", errdefs.ErrInvalidArgument.WithMessage(err.Error())
+		}
+		req.IPRange = r.String()
+	}
 	idb := make([]byte, 32)
 	_, _ = rand.Read(idb)
 	id := hex.EncodeToString(idb)
@@ -154,7 +164,7 @@ func (s *Service) Create(req CreateRequest) (string, error) {
 	if name := req.Options["com.docker.network.bridge.name"]; name != "" {
 		br = name
 	}
-	r := netRecord{ID: id, Name: req.Name, Subnet: subnet.String(), Gateway: gw.String(), Internal: req.Internal,
+	r := netRecord{ID: id, Name: req.Name, Subnet: subnet.String(), Gateway: gw.String(), IPRange: req.IPRange, Internal: req.Internal,
 		Attachable: req.Attachable, Labels: req.Labels, Options: req.Options, Bridge: br, Created: time.Now().UTC()}
 	if r.Labels == nil {
 		r.Labels = map[string]string{}
@@ -224,7 +234,11 @@ func (s *Service) chooseSubnet(want string) (*net.IPNet, error) {
 		}
 		return subnet, nil
 	}
-	subnet, err := ChooseSubnet(DefaultPools(), append(taken, routes...))
+	pools, err := s.pools()
+	if err != nil {
+		return nil, err
+	}
+	subnet, err := ChooseSubnet(pools, append(taken, routes...))
 	if err != nil {
 		return nil, errdefs.ErrPermissionDenied.WithMessage("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")
 	}
@@ -326,7 +340,7 @@ func (s *Service) endpointsLocked(networkID string) map[string]network.EndpointR
 func (s *Service) inspectLocked(n *userNet) network.Inspect {
 	return network.Inspect{
 		Name: n.Name, ID: n.ID, Created: n.Created, Scope: "local", Driver: "bridge", EnableIPv4: true,
-		IPAM:     network.IPAM{Driver: "default", Options: map[string]string{}, Config: []network.IPAMConfig{{Subnet: n.Subnet, Gateway: n.Gateway}}},
+		IPAM:     network.IPAM{Driver: "default", Options: map[string]string{}, Config: []network.IPAMConfig{{Subnet: n.Subnet, Gateway: n.Gateway, IPRange: n.IPRange}}},
 		Internal: n.Internal, Attachable: n.Attachable,
 		Containers: s.endpointsLocked(n.ID), Options: n.Options, Labels: n.Labels,
 	}
@@ -355,6 +369,9 @@ func (s *Service) defaults() []network.Inspect {
 		}
 		if d.name == "bridge" && s.pool != nil {
 			n.IPAM.Config = []network.IPAMConfig{{Subnet: s.subnet.String(), Gateway: s.gw.String()}}
+			if r := s.pool.Range; r != nil {
+				n.IPAM.Config[0].IPRange = r.String()
+			}
 			n.Options = map[string]string{
 				"com.docker.network.bridge.name": s.cfg.Bridge, "com.docker.network.bridge.default_bridge": "true",
 				"com.docker.network.bridge.enable_ip_masquerade": "true", "com.docker.network.driver.mtu": "1500",

@@ -37,6 +37,13 @@ type Config struct {
 	// one chosen before, else the first of Docker's default pools that
 	// nothing on the host routes.
 	BIP string
+	// FixedCIDR is the part of the default bridge's subnet its
+	// containers' addresses come from (Docker's --fixed-cidr); "": all.
+	FixedCIDR string
+	// Pools replace Docker's default pools, where the default bridge
+	// (without BIP) and new networks (without --subnet) find a subnet
+	// (Docker's --default-address-pool); none: Docker's.
+	Pools []AddressPool
 	// Table is berth's nftables table (family ip).
 	Table string
 	// HostIP is where ports are published when a binding names no
@@ -110,6 +117,11 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("enable IPv4 forwarding: %w", err)
 	}
 	s.pool = NewPool(s.subnet, s.gw)
+	if cfg.FixedCIDR != "" {
+		if s.pool.Range, err = SubRange(cfg.FixedCIDR, s.subnet); err != nil {
+			return nil, fmt.Errorf("invalid --fixed-cidr: %w", err)
+		}
+	}
 	if err := s.loadNetworks(); err != nil {
 		return nil, err
 	}
@@ -164,7 +176,11 @@ func (s *Service) bridgeAddress() (*net.IPNet, error) {
 	if err != nil {
 		return nil, err
 	}
-	subnet, err := ChooseSubnet(DefaultPools(), routes)
+	pools, err := s.pools()
+	if err != nil {
+		return nil, err
+	}
+	subnet, err := ChooseSubnet(pools, routes)
 	if err != nil {
 		return nil, err
 	}
@@ -172,10 +188,29 @@ func (s *Service) bridgeAddress() (*net.IPNet, error) {
 	return gw, s.record(keyBridgeSubnet, gw.String())
 }
 
+// pools are where subnets are found: --default-address-pool's, else
+// Docker's defaults.
+func (s *Service) pools() ([]*net.IPNet, error) {
+	if len(s.cfg.Pools) == 0 {
+		return DefaultPools(), nil
+	}
+	return SplitPools(s.cfg.Pools)
+}
+
 func (s *Service) record(key, val string) error {
 	return s.cfg.DB.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte(bucketConfig)).Put([]byte(key), []byte(val))
 	})
+}
+
+// HostGateway is the default bridge's gateway, an address of the host
+// that every container on a bridge reaches ("" with --bridge none):
+// what --add-host NAME:host-gateway maps to, as with Docker.
+func (s *Service) HostGateway() string {
+	if s.gw == nil {
+		return ""
+	}
+	return s.gw.String()
 }
 
 // Enabled reports whether the default network is a bridge (not --bridge

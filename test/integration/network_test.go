@@ -598,3 +598,84 @@ func TestStaticAddresses(t *testing.T) {
 		}
 	}
 }
+
+// TestAddressRanges: the daemon's --fixed-cidr (the default bridge's
+// containers get addresses from that part of its subnet) and
+// --default-address-pool (new networks get their subnets from it), and
+// network create --ip-range; what is not a range of the subnet is refused.
+func TestAddressRanges(t *testing.T) {
+	t.Parallel()
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	bridgeNet := strings.TrimSuffix(d.Subnet, "0/24")
+	poolBase := userSubnet(t, d, 2)
+	poolNet := strings.TrimSuffix(poolBase, "0/24")
+	d.Kill()
+	d.SetFlags("--fixed-cidr", bridgeNet+"128/25", "--default-address-pool", "base="+poolBase+",size=28")
+	d.Start()
+	if got := d.Must("run", "--rm", "busybox", "sh", "-c", "ip -o -4 addr show eth0 | awk '{print $4}'"); got != bridgeNet+"128/24" {
+		t.Errorf("a container's address with --fixed-cidr %s128/25: %q", bridgeNet, got)
+	}
+	if got := d.Must("network", "inspect", "-f", "{{(index .IPAM.Config 0).IPRange}}", "bridge"); got != bridgeNet+"128/25" {
+		t.Errorf("the default bridge's IPRange: %q", got)
+	}
+	d.Must("network", "create", "pooled1")
+	d.Must("network", "create", "pooled2")
+	for name, want := range map[string]string{"pooled1": poolNet + "0/28", "pooled2": poolNet + "16/28"} {
+		if got := d.Must("network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}}", name); got != want {
+			t.Errorf("%s's subnet from --default-address-pool: %q, want %s", name, got, want)
+		}
+	}
+	sub := userSubnet(t, d, 0)
+	subNet := strings.TrimSuffix(sub, "0/24")
+	d.Must("network", "create", "--subnet", sub, "--ip-range", subNet+"64/26", "ranged")
+	if got := d.Must("run", "--rm", "--network", "ranged", "busybox", "sh", "-c", "ip -o -4 addr show eth0 | awk '{print $4}'"); got != subNet+"64/24" {
+		t.Errorf("a container's address with --ip-range %s64/26: %q", subNet, got)
+	}
+	if got := d.Must("run", "--rm", "--network", "ranged", "--ip", subNet+"9", "busybox", "sh", "-c", "ip -o -4 addr show eth0 | awk '{print $4}'"); got != subNet+"9/24" {
+		t.Errorf("--ip outside the range but in the subnet: %q", got)
+	}
+	if res := d.Berth("network", "create", "--subnet", userSubnet(t, d, 1), "--ip-range", "192.0.2.0/28", "bad"); res.Code == 0 || !strings.Contains(res.Stderr, "is not inside the subnet") {
+		t.Errorf("an --ip-range outside the subnet: %s", res)
+	}
+	// A daemon whose --fixed-cidr is not in its bridge's subnet does not start.
+	d.Kill()
+	d.SetFlags("--fixed-cidr", "192.0.2.0/28")
+	out, err := exec.Command(d.Bin, "daemon", "--data-root", d.DataRoot, "--exec-root", d.ExecRoot, "-H", d.Host(),
+		"--bridge", d.Bridge, "--bip", bridgeNet+"1/24", "--fixed-cidr", "192.0.2.0/28").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "invalid --fixed-cidr") {
+		t.Errorf("a daemon with --fixed-cidr outside its subnet: %v\n%s", err, out)
+	}
+	d.SetFlags()
+	d.Start()
+}
+
+// TestAddHost: --add-host NAME:IP and NAME:host-gateway (the default
+// bridge's gateway, an address of the host the container reaches) in
+// /etc/hosts, with host networking too; a bad address is refused.
+func TestAddHost(t *testing.T) {
+	t.Parallel()
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	gw := strings.TrimSuffix(d.Subnet, "0/24") + "1"
+	hosts := d.Must("run", "--rm", "--add-host", "gw:host-gateway", "--add-host", "db=192.0.2.5", "--add-host", "v6:fd00::5", "busybox", "cat", "/etc/hosts")
+	for _, want := range []string{gw + "\tgw\n", "192.0.2.5\tdb\n", "fd00::5\tv6\n"} {
+		if !strings.Contains(hosts+"\n", want) {
+			t.Errorf("/etc/hosts lacks %q:\n%s", want, hosts)
+		}
+	}
+	if got := d.Must("run", "--rm", "--add-host", "gw:host-gateway", "busybox", "ping", "-c1", "-W2", "gw"); !strings.Contains(got, gw) {
+		t.Errorf("pinging host-gateway: %q", got)
+	}
+	if hosts := d.Must("run", "--rm", "--network", "host", "--add-host", "db:192.0.2.5", "busybox", "cat", "/etc/hosts"); !strings.Contains(hosts, "192.0.2.5\tdb") {
+		t.Errorf("--add-host with host networking:\n%s", hosts)
+	}
+	for _, tc := range []struct{ arg, want string }{
+		{"db:nope", `invalid IP address in add-host: "nope"`},
+		{"db", `invalid extra host "db": want NAME:IP`},
+	} {
+		if res := d.Berth("run", "--rm", "--add-host", tc.arg, "busybox", "true"); res.Code != 125 || !strings.Contains(res.Stderr, tc.want) {
+			t.Errorf("--add-host %s: %s, want %q", tc.arg, res, tc.want)
+		}
+	}
+}

@@ -161,7 +161,7 @@ func (f *createFlags) config(fs *pflag.FlagSet, args []string, attach bool) (*co
 	hc := &container.HostConfig{
 		NetworkMode: container.NetworkMode(f.network), RestartPolicy: rp, AutoRemove: f.autoRemove,
 		ReadonlyRootfs: f.readOnly, Privileged: f.privileged, CapAdd: f.capAdd, CapDrop: f.capDrop,
-		SecurityOpt: f.securityOpt, GroupAdd: f.groupAdd, DNS: f.dns, ExtraHosts: f.addHost,
+		SecurityOpt: f.securityOpt, GroupAdd: f.groupAdd, DNS: f.dns, ExtraHosts: extraHosts(f.addHost),
 		LogConfig: container.LogConfig{Type: f.logDriver, Config: map[string]string{}},
 	}
 	if fs.Changed("init") {
@@ -406,4 +406,17 @@ func newCreateCommand(c *cli.CLI) *cobra.Command {
 	}
 	f.add(cmd.Flags())
 	return cmd
+}
+
+// extraHosts is --add-host as the API takes it: NAME:IP (the docker CLI
+// also reads NAME=IP, and sends it so).
+func extraHosts(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, h := range in {
+		if n, ip, ok := strings.Cut(h, "="); ok {
+			h = n + ":" + ip
+		}
+		out = append(out, h)
+	}
+	return out
 }
