@@ -202,7 +202,7 @@ var effects = map[string][]string{
 
 	"HostConfig.ContainerIDFile":      {"TestEveryFieldIsHonouredOrRefused"}, // the client writes it
 	"HostConfig.LogConfig":            {"TestLogDrivers", "TestLogDetails"},
-	"HostConfig.NetworkMode":          {"TestDefaultSecurity", "TestGenerate"},
+	"HostConfig.NetworkMode":          {"TestDefaultSecurity", "TestGenerate", "TestNetworkConnect"},
 	"HostConfig.RestartPolicy":        {"TestRestartPolicy", "TestRestartPolicies", "TestDaemonRestartAppliesRestartPolicies"},
 	"HostConfig.AutoRemove":           {"TestRunRmLeavesNothing", "TestRemove"},
 	"HostConfig.ConsoleSize":          {"TestHonouredOptionsTakeEffect"},
@@ -213,7 +213,7 @@ var effects = map[string][]string{
 	"HostConfig.DNS":                  {"TestSecurityOptsAndDNSOptions", "TestEmbeddedDNS"},
 	"HostConfig.DNSOptions":           {"TestSecurityOptsAndDNSOptions", "TestEmbeddedDNS"},
 	"HostConfig.DNSSearch":            {"TestSecurityOptsAndDNSOptions", "TestEmbeddedDNS"},
-	"HostConfig.ExtraHosts":           {"TestHonouredOptionsTakeEffect"},
+	"HostConfig.ExtraHosts":           {"TestHonouredOptionsTakeEffect", "TestAddHost"},
 	"HostConfig.GroupAdd":             {"TestExecAndAttachFraming"},
 	"HostConfig.IpcMode":              {"TestNamespaceOptions", "TestLifecycleAsDocker"},
 	"HostConfig.OomScoreAdj":          {"TestHonouredOptionsTakeEffect"},
@@ -254,7 +254,7 @@ var effects = map[string][]string{
 	"HostConfig.Links":                {"TestLegacyLinks"},
 	"Config.MacAddress":               {"TestStaticAddresses"},
 	"Endpoint.MacAddress":             {"TestStaticAddresses"},
-	"Endpoint.IPAMConfig":             {"TestStaticAddresses"},
+	"Endpoint.IPAMConfig":             {"TestStaticAddresses", "TestNetworkConnect"},
 	"Endpoint.Aliases":                {"TestEmbeddedDNS"},
 	"HostConfig.PublishAllPorts":      {"TestPublishedPorts"},
 }
