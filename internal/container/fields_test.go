@@ -254,8 +254,8 @@ var effects = map[string][]string{
 	"HostConfig.Links":                {"TestLegacyLinks"},
 	"Config.MacAddress":               {"TestStaticAddresses"},
 	"Endpoint.MacAddress":             {"TestStaticAddresses"},
-	"Endpoint.IPAMConfig":             {"TestStaticAddresses", "TestNetworkConnect"},
-	"Endpoint.Aliases":                {"TestEmbeddedDNS"},
+	"Endpoint.IPAMConfig":             {"TestStaticAddresses", "TestAddressRanges"},
+	"Endpoint.Aliases":                {"TestEmbeddedDNS", "TestNetworkConnect"},
 	"HostConfig.PublishAllPorts":      {"TestPublishedPorts"},
 }
 
