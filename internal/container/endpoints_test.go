@@ -49,7 +49,10 @@ func TestEndpointAsked(t *testing.T) {
 		{"bridge", &network.EndpointSettings{IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: "172.17.0.9"}}, "user specified IP address is supported on user defined networks only"},
 		{"app", &network.EndpointSettings{Aliases: []string{"a b"}}, `invalid network alias "a b"`},
 		{"app", &network.EndpointSettings{IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: "10.0.0"}}, "invalid IPv4 address: 10.0.0"},
-		{"app", &network.EndpointSettings{IPAMConfig: &network.EndpointIPAMConfig{IPv6Address: "fd00::9"}}, "--ip6 and --link-local-ip"},
+		{"app", &network.EndpointSettings{IPAMConfig: &network.EndpointIPAMConfig{IPv6Address: "fd00::9", IPv4Address: "10.0.0.9"}}, "[] 10.0.0.9 "},
+		{"app", &network.EndpointSettings{IPAMConfig: &network.EndpointIPAMConfig{IPv6Address: "10.0.0.9"}}, "invalid IPv6 address: 10.0.0.9"},
+		{"bridge", &network.EndpointSettings{IPAMConfig: &network.EndpointIPAMConfig{IPv6Address: "fd00::9"}}, "user defined networks only"},
+		{"app", &network.EndpointSettings{IPAMConfig: &network.EndpointIPAMConfig{LinkLocalIPs: []string{"169.254.0.9"}}}, "--link-local-ip"},
 		{"app", &network.EndpointSettings{MacAddress: "02:42"}, "invalid MAC address: 02:42"},
 	} {
 		got, err := endpointAsked(tc.net, tc.ep)

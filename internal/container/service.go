@@ -410,8 +410,17 @@ func endpointAsked(netName string, ep *network.EndpointSettings) (*network.Endpo
 		want.Aliases = append([]string(nil), ep.Aliases...)
 	}
 	if c := ep.IPAMConfig; c != nil {
-		if c.IPv6Address != "" || len(c.LinkLocalIPs) > 0 {
-			return nil, errdefs.ErrInvalidArgument.WithMessage("berth: --ip6 and --link-local-ip (NetworkingConfig IPAMConfig) are not supported yet")
+		if len(c.LinkLocalIPs) > 0 {
+			return nil, errdefs.ErrInvalidArgument.WithMessage("berth: --link-local-ip (NetworkingConfig IPAMConfig LinkLocalIPs) is not supported yet")
+		}
+		if c.IPv6Address != "" {
+			if ip := net.ParseIP(c.IPv6Address); ip == nil || ip.To4() != nil {
+				return nil, errdefs.ErrInvalidArgument.WithMessage("invalid IPv6 address: " + c.IPv6Address)
+			}
+			if !user {
+				return nil, errdefs.ErrInvalidArgument.WithMessage("user specified IP address is supported on user defined networks only")
+			}
+			want.IPAMConfig = &network.EndpointIPAMConfig{IPv6Address: c.IPv6Address}
 		}
 		if c.IPv4Address != "" {
 			if net.ParseIP(c.IPv4Address).To4() == nil {
@@ -420,7 +429,10 @@ func endpointAsked(netName string, ep *network.EndpointSettings) (*network.Endpo
 			if !user {
 				return nil, errdefs.ErrInvalidArgument.WithMessage("user specified IP address is supported on user defined networks only")
 			}
-			want.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: c.IPv4Address}
+			if want.IPAMConfig == nil {
+				want.IPAMConfig = &network.EndpointIPAMConfig{}
+			}
+			want.IPAMConfig.IPv4Address = c.IPv4Address
 		}
 	}
 	return want, nil

@@ -57,6 +57,9 @@ func (s *Service) loadEndpoints() error {
 			if pool := s.poolOf(ep.NetworkID); pool != nil && pool.Subnet.Contains(ep.IP) {
 				pool.Take(ep.IP)
 			}
+			if n := s.nets[ep.NetworkID]; n != nil && n.pool6 != nil && ep.IP6 != nil {
+				n.pool6.Take(ep.IP6)
+			}
 			return nil
 		})
 		if err != nil {
@@ -142,13 +145,14 @@ func (s *Service) connect(id, netRef string, ports nat.PortMap, want *network.En
 	first := ifname == "eth0"
 	s.mu.Lock()
 	netID, brName, pool, gw := "", s.cfg.Bridge, s.pool, s.gw
+	var pool6 *Pool6
 	if !isDefault(netRef) {
 		n := s.findNet(netRef)
 		if n == nil {
 			s.mu.Unlock()
 			return nil, nil, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", netRef))
 		}
-		netID, brName, pool, gw = n.ID, n.Bridge, n.pool, n.pool.Gateway
+		netID, brName, pool, gw, pool6 = n.ID, n.Bridge, n.pool, n.pool.Gateway, n.pool6
 	} else if pool == nil {
 		s.mu.Unlock()
 		return nil, nil, errdefs.ErrUnavailable.WithMessage("the default bridge is disabled (--bridge none)")
@@ -170,8 +174,11 @@ func (s *Service) connect(id, netRef string, ports nat.PortMap, want *network.En
 	var ip net.IP
 	var err error
 	var ipam *network.EndpointIPAMConfig
+	if want != nil && want.IPAMConfig != nil && (want.IPAMConfig.IPv4Address != "" || want.IPAMConfig.IPv6Address != "") {
+		ipam = &network.EndpointIPAMConfig{}
+	}
 	if want != nil && want.IPAMConfig != nil && want.IPAMConfig.IPv4Address != "" { // --ip
-		ipam = &network.EndpointIPAMConfig{IPv4Address: want.IPAMConfig.IPv4Address}
+		ipam.IPv4Address = want.IPAMConfig.IPv4Address
 		ip = net.ParseIP(want.IPAMConfig.IPv4Address).To4()
 		if netID == "" {
 			err = errdefs.ErrInvalidArgument.WithMessage("user specified IP address is supported on user defined networks only")
@@ -187,15 +194,36 @@ func (s *Service) connect(id, netRef string, ports nat.PortMap, want *network.En
 		s.mu.Unlock()
 		return nil, nil, err
 	}
+	var ip6 net.IP
+	if want != nil && want.IPAMConfig != nil && want.IPAMConfig.IPv6Address != "" { // --ip6
+		ipam.IPv6Address = want.IPAMConfig.IPv6Address
+		if ip6 = net.ParseIP(want.IPAMConfig.IPv6Address); ip6 == nil || ip6.To4() != nil {
+			err = errdefs.ErrInvalidArgument.WithMessage("invalid IPv6 address: " + want.IPAMConfig.IPv6Address)
+		} else if pool6 == nil {
+			err = errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid IPv6 address %s: network %s has no IPv6 (network create --ipv6)", ip6, netName))
+		} else if rerr := pool6.Request(ip6); rerr != nil {
+			err = errdefs.ErrInvalidArgument.WithMessage(rerr.Error())
+		}
+	} else if pool6 != nil {
+		ip6, err = pool6.Allocate()
+	}
+	if err != nil {
+		pool.Release(ip)
+		s.mu.Unlock()
+		return nil, nil, err
+	}
 	mac := MACFor(ip)
 	if want != nil && want.MacAddress != "" { // --mac-address
 		if mac, err = net.ParseMAC(want.MacAddress); err != nil || len(mac) != 6 {
 			pool.Release(ip)
+			if ip6 != nil {
+				pool6.Release(ip6)
+			}
 			s.mu.Unlock()
 			return nil, nil, errdefs.ErrInvalidArgument.WithMessage("invalid MAC address: " + want.MacAddress)
 		}
 	}
-	ep := &endpoint{ContainerID: id, NetworkID: netID, IP: ip, HostVeth: vethName(id, netID, first), Netns: filepath.Join(s.netnsDir(), id)}
+	ep := &endpoint{ContainerID: id, NetworkID: netID, IP: ip, IP6: ip6, HostVeth: vethName(id, netID, first), Netns: filepath.Join(s.netnsDir(), id)}
 	if !first {
 		ep.Ifname = ifname
 	}
@@ -211,6 +239,9 @@ func (s *Service) connect(id, netRef string, ports nat.PortMap, want *network.En
 	}
 	if ep.Ports, err = s.allocate(ports, hostIP); err != nil {
 		pool.Release(ip)
+		if ip6 != nil {
+			pool6.Release(ip6)
+		}
 		s.mu.Unlock()
 		return nil, nil, err
 	}
@@ -237,8 +268,14 @@ func (s *Service) connect(id, netRef string, ports nat.PortMap, want *network.En
 	}
 	prefix, _ := pool.Subnet.Mask.Size()
 	bep := bridge.Endpoint{HostVeth: ep.HostVeth, Ifname: ifname, Addr: &net.IPNet{IP: ip, Mask: pool.Subnet.Mask}, MAC: mac}
+	if ip6 != nil {
+		bep.Addr6 = &net.IPNet{IP: ip6, Mask: pool6.Subnet.Mask}
+	}
 	if first {
 		bep.Gateway = gw
+		if ip6 != nil {
+			bep.Gateway6 = pool6.Gateway
+		}
 	}
 	if err := bridge.Connect(brName, ep.Netns, bep); err != nil {
 		return fail(err)
@@ -263,10 +300,16 @@ func (s *Service) connect(id, netRef string, ports nat.PortMap, want *network.En
 	} else {
 		netID = s.cfg.NetworkID
 	}
-	return ep, &network.EndpointSettings{
+	settings := &network.EndpointSettings{
 		IPAMConfig: ipam, NetworkID: netID, EndpointID: ep.id(), Gateway: gw.String(), IPAddress: ip.String(),
 		IPPrefixLen: prefix, MacAddress: mac.String(), DNSNames: ep.DNSNames,
-	}, nil
+	}
+	if ip6 != nil {
+		settings.GlobalIPv6Address = ip6.String()
+		settings.GlobalIPv6PrefixLen, _ = pool6.Subnet.Mask.Size()
+		settings.IPv6Gateway = pool6.Gateway.String()
+	}
+	return ep, settings, nil
 }
 
 // vethName is the host's end of a container's veth on a network: the
@@ -308,6 +351,9 @@ func (s *Service) forget(ep *endpoint) {
 	}
 	if pool := s.poolOf(ep.NetworkID); pool != nil {
 		pool.Release(ep.IP)
+	}
+	if n := s.nets[ep.NetworkID]; n != nil && n.pool6 != nil && ep.IP6 != nil {
+		n.pool6.Release(ep.IP6)
 	}
 }
 

@@ -168,3 +168,79 @@ func (p *Pool) Request(ip net.IP) error {
 	p.used[ipToU32(v4)] = true
 	return nil
 }
+
+// Pool6 hands out the IPv6 addresses of a network's IPv6 subnet: from
+// its ::2 up (the gateway is ::1 unless given), as Docker's IPAM does,
+// not one in use; --ip6 may take any other.
+type Pool6 struct {
+	Subnet  *net.IPNet
+	Gateway net.IP
+	used    map[string]bool
+	next    uint64
+}
+
+// NewPool6 returns the pool of subnet with gateway reserved.
+func NewPool6(subnet *net.IPNet, gateway net.IP) *Pool6 {
+	return &Pool6{Subnet: subnet, Gateway: gateway, used: map[string]bool{gateway.String(): true}, next: 2}
+}
+
+// add6 is ip plus n (in its last 64 bits).
+func add6(ip net.IP, n uint64) net.IP {
+	out := make(net.IP, 16)
+	copy(out, ip.To16())
+	lo := binary.BigEndian.Uint64(out[8:]) + n
+	binary.BigEndian.PutUint64(out[8:], lo)
+	return out
+}
+
+// size6 is how many addresses the pool hands out from (at most 2^32).
+func (p *Pool6) size6() uint64 {
+	ones, bits := p.Subnet.Mask.Size()
+	if bits-ones >= 32 {
+		return 1 << 32
+	}
+	return 1 << uint(bits-ones)
+}
+
+// Take marks ip as used (a restored endpoint's).
+func (p *Pool6) Take(ip net.IP) { p.used[ip.String()] = true }
+
+// Release frees ip.
+func (p *Pool6) Release(ip net.IP) {
+	if !ip.Equal(p.Gateway) {
+		delete(p.used, ip.String())
+	}
+}
+
+// Allocate returns a free address.
+func (p *Pool6) Allocate() (net.IP, error) {
+	size := p.size6()
+	for i := uint64(0); i < size && i < 1<<16; i++ {
+		off := p.next + i
+		if off >= size {
+			off = off%size + 1 // past the end: from ::1 again
+		}
+		ip := add6(p.Subnet.IP, off)
+		if p.used[ip.String()] || !p.Subnet.Contains(ip) {
+			continue
+		}
+		p.used[ip.String()], p.next = true, off+1
+		return ip, nil
+	}
+	return nil, fmt.Errorf("no available IPv6 address on network %s", p.Subnet)
+}
+
+// Request takes ip for an endpoint that asked for it (--ip6).
+func (p *Pool6) Request(ip net.IP) error {
+	if ip.To4() != nil || !p.Subnet.Contains(ip) {
+		return fmt.Errorf("Invalid address %s: It does not belong to any of this network's subnets", ip)
+	}
+	if ip.Equal(p.Subnet.IP) {
+		return fmt.Errorf("Address %s is not available: it is the network's", ip)
+	}
+	if p.used[ip.String()] {
+		return fmt.Errorf("Address already in use")
+	}
+	p.used[ip.String()] = true
+	return nil
+}

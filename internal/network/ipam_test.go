@@ -173,3 +173,41 @@ func TestSplitPools(t *testing.T) {
 		}
 	}
 }
+
+func TestPool6(t *testing.T) {
+	_, subnet, _ := net.ParseCIDR("fd42:1::/64")
+	p := NewPool6(subnet, net.ParseIP("fd42:1::1"))
+	a, _ := p.Allocate()
+	b, _ := p.Allocate()
+	if a.String() != "fd42:1::2" || b.String() != "fd42:1::3" {
+		t.Fatalf("first addresses: %s %s", a, b)
+	}
+	if err := p.Request(net.ParseIP("fd42:1::4")); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := p.Allocate(); c.String() != "fd42:1::5" {
+		t.Fatalf("after a requested ::4: %s", c)
+	}
+	for ip, want := range map[string]string{"fd42:1::4": "already in use", "fd42:2::9": "does not belong", "fd42:1::": "the network's", "10.0.0.1": "does not belong"} {
+		if err := p.Request(net.ParseIP(ip)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("request %s: %v, want %q", ip, err, want)
+		}
+	}
+	p.Release(a)
+	if err := p.Request(a); err != nil {
+		t.Errorf("a released address: %v", err)
+	}
+	_, small, _ := net.ParseCIDR("fd42:3::/126") // ::0 network, ::1 gateway, ::2 ::3
+	q := NewPool6(small, net.ParseIP("fd42:3::1"))
+	var got []string
+	for {
+		ip, err := q.Allocate()
+		if err != nil {
+			break
+		}
+		got = append(got, ip.String())
+	}
+	if joined(got) != "fd42:3::2 fd42:3::3" {
+		t.Fatalf("a /126: %v", got)
+	}
+}

@@ -22,7 +22,8 @@ import (
 // userNet is a user-defined bridge network: its record and its addresses.
 type userNet struct {
 	netRecord
-	pool *Pool
+	pool  *Pool
+	pool6 *Pool6 // nil: no IPv6
 }
 
 // netRecord is what bbolt keeps of a user-defined network.
@@ -31,6 +32,8 @@ type netRecord struct {
 	Subnet     string // CIDR
 	Gateway    string
 	IPRange    string `json:",omitempty"`
+	Subnet6    string `json:",omitempty"` // --ipv6: the IPv6 subnet
+	Gateway6   string `json:",omitempty"`
 	Internal   bool   `json:",omitempty"`
 	Attachable bool   `json:",omitempty"`
 	Labels     map[string]string
@@ -53,7 +56,7 @@ func (s *Service) loadNetworks() error {
 				return nil
 			}
 			// The bridge is made again if the host lost it (a reboot).
-			if err := bridge.EnsureBridge(r.Bridge, &net.IPNet{IP: n.pool.Gateway, Mask: n.pool.Subnet.Mask}); err != nil {
+			if err := s.ensureBridge(n); err != nil {
 				return fmt.Errorf("network %s: %w", r.Name, err)
 			}
 			s.nets[r.ID] = n
@@ -74,7 +77,15 @@ func newUserNet(r netRecord) (*userNet, error) {
 			return nil, err
 		}
 	}
-	return &userNet{netRecord: r, pool: pool}, nil
+	n := &userNet{netRecord: r, pool: pool}
+	if r.Subnet6 != "" {
+		_, subnet6, err := net.ParseCIDR(r.Subnet6)
+		if err != nil {
+			return nil, err
+		}
+		n.pool6 = NewPool6(subnet6, net.ParseIP(r.Gateway6))
+	}
+	return n, nil
 }
 
 // findNet finds a user-defined network by name, ID or ID prefix (callers
@@ -101,6 +112,7 @@ func (s *Service) findNet(ref string) *userNet {
 type CreateRequest struct {
 	Name, Driver               string
 	Subnet, Gateway, IPRange   string
+	Subnet6, Gateway6          string // with IPv6
 	Internal, Attachable, IPv6 bool
 	Labels, Options            map[string]string
 }
@@ -118,8 +130,11 @@ func (s *Service) Create(req CreateRequest) (string, error) {
 	default:
 		return "", errdefs.ErrNotImplemented.WithMessage(fmt.Sprintf("berth: network driver %q is not supported yet (only bridge)", req.Driver))
 	}
-	if req.IPv6 {
-		return "", errdefs.ErrNotImplemented.WithMessage("berth: IPv6 networks (--ipv6) are not supported yet")
+	if req.IPv6 && req.Subnet6 == "" {
+		return "", errdefs.ErrInvalidArgument.WithMessage("berth: --ipv6 needs an IPv6 --subnet (berth has no default IPv6 pool)")
+	}
+	if !req.IPv6 && req.Subnet6 != "" {
+		return "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("an IPv6 subnet (%s) needs --ipv6", req.Subnet6))
 	}
 	if req.Name == "" {
 		return "", errdefs.ErrInvalidArgument.WithMessage("network name cannot be empty")
@@ -157,6 +172,23 @@ func (s *Service) Create(req CreateRequest) (string, error) {
 		}
 		req.IPRange = r.String()
 	}
+	var subnet6 *net.IPNet
+	var gw6 net.IP
+	if req.Subnet6 != "" {
+		if subnet6, err = s.chooseSubnet6(req.Subnet6); err != nil {
+			return "", err
+		}
+		gw6 = add6(subnet6.IP, 1)
+		if req.Gateway6 != "" {
+			gw6 = net.ParseIP(req.Gateway6)
+			if gw6 == nil || gw6.To4() != nil {
+				return "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid gateway address %s", req.Gateway6))
+			}
+			if !subnet6.Contains(gw6) {
+				return "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("no matching subnet for gateway %s", req.Gateway6))
+			}
+		}
+	}
 	idb := make([]byte, 32)
 	_, _ = rand.Read(idb)
 	id := hex.EncodeToString(idb)
@@ -166,6 +198,9 @@ func (s *Service) Create(req CreateRequest) (string, error) {
 	}
 	r := netRecord{ID: id, Name: req.Name, Subnet: subnet.String(), Gateway: gw.String(), IPRange: req.IPRange, Internal: req.Internal,
 		Attachable: req.Attachable, Labels: req.Labels, Options: req.Options, Bridge: br, Created: time.Now().UTC()}
+	if subnet6 != nil {
+		r.Subnet6, r.Gateway6 = subnet6.String(), gw6.String()
+	}
 	if r.Labels == nil {
 		r.Labels = map[string]string{}
 	}
@@ -181,7 +216,7 @@ func (s *Service) Create(req CreateRequest) (string, error) {
 	if err := s.putNet(r); err != nil {
 		return "", err
 	}
-	if err := bridge.EnsureBridge(br, &net.IPNet{IP: gw, Mask: subnet.Mask}); err != nil {
+	if err := s.ensureBridge(n); err != nil {
 		_ = s.deleteNet(id)
 		_ = bridge.Delete(br)
 		return "", errdefs.ErrUnknown.WithMessage(err.Error())
@@ -194,6 +229,47 @@ func (s *Service) Create(req CreateRequest) (string, error) {
 		return "", err
 	}
 	return id, nil
+}
+
+// ensureBridge makes n's bridge with its gateway addresses, if missing.
+func (s *Service) ensureBridge(n *userNet) error {
+	if err := bridge.EnsureBridge(n.Bridge, &net.IPNet{IP: n.pool.Gateway, Mask: n.pool.Subnet.Mask}); err != nil {
+		return err
+	}
+	if n.pool6 != nil {
+		return bridge.EnsureAddr6(n.Bridge, &net.IPNet{IP: n.pool6.Gateway, Mask: n.pool6.Subnet.Mask})
+	}
+	return nil
+}
+
+// chooseSubnet6 checks a requested IPv6 subnet against the other
+// networks' and the host's routes.
+func (s *Service) chooseSubnet6(want string) (*net.IPNet, error) {
+	ip, subnet, err := net.ParseCIDR(want)
+	if err != nil || ip.To4() != nil {
+		return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid CIDR address: %s", want))
+	}
+	if !ip.Equal(subnet.IP) {
+		return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid subnet %s : it should be %s", want, subnet))
+	}
+	if ones, _ := subnet.Mask.Size(); ones > 124 {
+		return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid subnet %s: too small for a network", want))
+	}
+	taken, err := bridge.Routes6()
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range s.nets {
+		if n.pool6 != nil {
+			taken = append(taken, n.pool6.Subnet)
+		}
+	}
+	for _, t := range taken {
+		if ones, _ := t.Mask.Size(); ones > 0 && overlaps(subnet, t) {
+			return nil, errdefs.ErrPermissionDenied.WithMessage("invalid pool request: Pool overlaps with other one on this address space")
+		}
+	}
+	return subnet, nil
 }
 
 func (s *Service) findNetExact(name string) *userNet {
@@ -331,19 +407,28 @@ func (s *Service) endpointsLocked(networkID string) map[string]network.EndpointR
 		if mac == "" {
 			mac = MACFor(ep.IP).String()
 		}
-		out[ep.ContainerID] = network.EndpointResource{EndpointID: ep.id(),
-			MacAddress: mac, IPv4Address: fmt.Sprintf("%s/%d", ep.IP, ones)}
+		r := network.EndpointResource{EndpointID: ep.id(), MacAddress: mac, IPv4Address: fmt.Sprintf("%s/%d", ep.IP, ones)}
+		if n := s.nets[ep.NetworkID]; ep.IP6 != nil && n != nil && n.pool6 != nil {
+			ones6, _ := n.pool6.Subnet.Mask.Size()
+			r.IPv6Address = fmt.Sprintf("%s/%d", ep.IP6, ones6)
+		}
+		out[ep.ContainerID] = r
 	}
 	return out
 }
 
 func (s *Service) inspectLocked(n *userNet) network.Inspect {
-	return network.Inspect{
+	out := network.Inspect{
 		Name: n.Name, ID: n.ID, Created: n.Created, Scope: "local", Driver: "bridge", EnableIPv4: true,
 		IPAM:     network.IPAM{Driver: "default", Options: map[string]string{}, Config: []network.IPAMConfig{{Subnet: n.Subnet, Gateway: n.Gateway, IPRange: n.IPRange}}},
 		Internal: n.Internal, Attachable: n.Attachable,
 		Containers: s.endpointsLocked(n.ID), Options: n.Options, Labels: n.Labels,
 	}
+	if n.Subnet6 != "" {
+		out.EnableIPv6 = true
+		out.IPAM.Config = append(out.IPAM.Config, network.IPAMConfig{Subnet: n.Subnet6, Gateway: n.Gateway6})
+	}
+	return out
 }
 
 // DefaultID is the stable ID of the default network name ("bridge",

@@ -31,7 +31,11 @@ func (s *Service) updateDNS() (map[string]string, error) {
 		recs.Clients[ep.ContainerID] = c
 		rn := recs.Networks[n.ID]
 		rn.Name = n.Name
-		rn.Members = append(rn.Members, dns.Member{IP: ep.IP.String(), Names: ep.DNSNames})
+		m := dns.Member{IP: ep.IP.String(), Names: ep.DNSNames}
+		if ep.IP6 != nil {
+			m.IP6 = ep.IP6.String()
+		}
+		rn.Members = append(rn.Members, m)
 		recs.Networks[n.ID] = rn
 	}
 	// A container reaches out (and so forwards) unless all its networks

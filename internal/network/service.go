@@ -67,6 +67,7 @@ type endpoint struct {
 	ContainerID string
 	NetworkID   string `json:",omitempty"` // "": the default bridge (records before user networks)
 	IP          net.IP
+	IP6         net.IP `json:",omitempty"` // on a network with IPv6
 	HostVeth    string
 	Netns       string
 	Ports       []mapping `json:",omitempty"`

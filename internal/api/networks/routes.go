@@ -1,6 +1,7 @@
 package networks
 
 import (
+	"net"
 	"net/http"
 	"strings"
 
@@ -172,16 +173,26 @@ func (rt *Router) create(w http.ResponseWriter, r *http.Request) error {
 		if len(ipam.Options) > 0 {
 			return errdefs.ErrNotImplemented.WithMessage("berth: IPAM options are not supported yet")
 		}
-		switch len(ipam.Config) {
-		case 0:
-		case 1:
-			c := ipam.Config[0]
+		// One IPv4 subnet (or none: one is chosen) and, with --ipv6, one
+		// IPv6 subnet.
+		var v4, v6 int
+		for _, c := range ipam.Config {
 			if len(c.AuxAddress) > 0 {
 				return errdefs.ErrNotImplemented.WithMessage("berth: --aux-address is not supported yet")
 			}
+			if ip, _, err := net.ParseCIDR(c.Subnet); err == nil && ip.To4() == nil {
+				if c.IPRange != "" {
+					return errdefs.ErrNotImplemented.WithMessage("berth: --ip-range of an IPv6 subnet is not supported yet")
+				}
+				cr.Subnet6, cr.Gateway6 = c.Subnet, c.Gateway
+				v6++
+				continue
+			}
 			cr.Subnet, cr.Gateway, cr.IPRange = c.Subnet, c.Gateway, c.IPRange
-		default:
-			return errdefs.ErrNotImplemented.WithMessage("berth: a network with several subnets is not supported yet")
+			v4++
+		}
+		if v4 > 1 || v6 > 1 {
+			return errdefs.ErrNotImplemented.WithMessage("berth: a network with several IPv4 or several IPv6 subnets is not supported yet")
 		}
 	}
 	id, err := rt.b.Create(cr)

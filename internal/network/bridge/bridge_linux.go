@@ -57,6 +57,44 @@ func EnsureBridge(name string, gw *net.IPNet) error {
 	return netlink.LinkSetUp(link)
 }
 
+// EnsureAddr6 gives the bridge name the IPv6 address gw (a network's
+// gateway), without duplicate address detection (it would keep the
+// address unusable for a second or two).
+func EnsureAddr6(name string, gw *net.IPNet) error {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("bridge %s: %w", name, err)
+	}
+	addrs, err := netlink.AddrList(link, netlink.FAMILY_V6)
+	if err != nil {
+		return err
+	}
+	for _, a := range addrs {
+		if a.IPNet.String() == gw.String() {
+			return nil
+		}
+	}
+	if err := netlink.AddrAdd(link, &netlink.Addr{IPNet: gw, Flags: unix.IFA_F_NODAD}); err != nil {
+		return fmt.Errorf("address %s on %s: %w", gw, name, err)
+	}
+	return nil
+}
+
+// Routes6 are the IPv6 destinations the host routes now.
+func Routes6() ([]*net.IPNet, error) {
+	rs, err := netlink.RouteList(nil, netlink.FAMILY_V6)
+	if err != nil {
+		return nil, err
+	}
+	var out []*net.IPNet
+	for _, r := range rs {
+		if r.Dst != nil && !r.Dst.IP.IsLinkLocalUnicast() && !r.Dst.IP.IsMulticast() {
+			out = append(out, r.Dst)
+		}
+	}
+	return out, nil
+}
+
 // Delete removes the link name if it exists.
 func Delete(name string) error {
 	link, err := netlink.LinkByName(name)
@@ -136,6 +174,8 @@ type Endpoint struct {
 	Gateway  net.IP           // its default route; nil: none (a second network)
 	MAC      net.HardwareAddr // the container's interface's
 	Ifname   string           // the container's interface ("" is eth0)
+	Addr6    *net.IPNet       // its IPv6 address, if its network has IPv6
+	Gateway6 net.IP           // its IPv6 default route; nil: none
 }
 
 // Connect makes a veth pair between the bridge and the namespace at
@@ -180,12 +220,22 @@ func Connect(bridge, nsPath string, ep Endpoint) error {
 	if err := h.AddrAdd(eth0, &netlink.Addr{IPNet: ep.Addr}); err != nil {
 		return fail(fmt.Errorf("address %s: %w", ep.Addr, err))
 	}
+	if ep.Addr6 != nil {
+		if err := h.AddrAdd(eth0, &netlink.Addr{IPNet: ep.Addr6, Flags: unix.IFA_F_NODAD}); err != nil {
+			return fail(fmt.Errorf("address %s: %w", ep.Addr6, err))
+		}
+	}
 	if err := h.LinkSetUp(eth0); err != nil {
 		return fail(err)
 	}
 	if ep.Gateway != nil {
 		if err := h.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: ep.Gateway}); err != nil {
 			return fail(fmt.Errorf("default route via %s: %w", ep.Gateway, err))
+		}
+	}
+	if ep.Gateway6 != nil {
+		if err := h.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: ep.Gateway6}); err != nil {
+			return fail(fmt.Errorf("IPv6 default route via %s: %w", ep.Gateway6, err))
 		}
 	}
 	host, err := netlink.LinkByName(ep.HostVeth)

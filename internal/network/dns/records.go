@@ -41,6 +41,7 @@ type Network struct {
 // to there.
 type Member struct {
 	IP    string
+	IP6   string `json:",omitempty"` // on a network with IPv6
 	Names []string
 }
 
@@ -82,9 +83,9 @@ const ttl = 600
 
 // Answer answers q for client id from the records: handled is false when
 // the name is none of the client's networks' (the question is then
-// forwarded). A known name asked for a type it has no record of (AAAA:
-// berth's networks have no IPv6 yet) gets an empty answer, not a
-// forward, as with Docker.
+// forwarded). A known name asked for a type it has no record of (AAAA
+// on a network without IPv6) gets an empty answer, not a forward, as
+// with Docker.
 func (r *Records) Answer(id string, q dns.Question) (rrs []dns.RR, handled bool) {
 	c, ok := r.Clients[id]
 	if !ok {
@@ -117,6 +118,9 @@ func (r *Records) Answer(id string, q dns.Question) (rrs []dns.RR, handled bool)
 			handled = true
 			if ip := net.ParseIP(m.IP).To4(); ip != nil && q.Qtype == dns.TypeA {
 				rrs = append(rrs, &dns.A{Hdr: hdr(q.Name, dns.TypeA), A: ip})
+			}
+			if ip := net.ParseIP(m.IP6); ip != nil && q.Qtype == dns.TypeAAAA {
+				rrs = append(rrs, &dns.AAAA{Hdr: hdr(q.Name, dns.TypeAAAA), AAAA: ip})
 			}
 		}
 	}

@@ -17,7 +17,7 @@ func TestAnswer(t *testing.T) {
 		},
 		Networks: map[string]Network{
 			"n1": {Name: "app", Members: []Member{
-				{IP: "10.0.0.2", Names: []string{"db", "0123456789ab"}},
+				{IP: "10.0.0.2", IP6: "fd00:1::2", Names: []string{"db", "0123456789ab"}},
 				{IP: "10.0.0.3", Names: []string{"api", "backend"}},
 				{IP: "10.0.0.4", Names: []string{"api2", "backend"}},
 			}},

@@ -23,7 +23,7 @@ type hostFlags struct {
 	blkioWeight                                          uint16
 	oomKillDisable                                       bool
 	publish, expose, links, aliases                      []string
-	ip, mac                                              string
+	ip, ip6, mac                                         string
 	publishAll                                           bool
 }
 
@@ -49,6 +49,7 @@ func (f *hostFlags) add(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.links, "link", nil, "Add link to another container (NAME[:ALIAS])")
 	fs.StringArrayVar(&f.aliases, "network-alias", nil, "Add network-scoped alias for the container")
 	fs.StringVar(&f.ip, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	fs.StringVar(&f.ip6, "ip6", "", "IPv6 address (e.g., 2001:db8::33)")
 	fs.StringVar(&f.mac, "mac-address", "", "Container MAC address (e.g., 92:d0:c6:0a:29:33)")
 }
 
@@ -155,18 +156,28 @@ func (f *hostFlags) apply(fs *pflag.FlagSet, cfg *container.Config, hc *containe
 }
 
 // networking is the create request's NetworkingConfig: the endpoint on
-// the container's network, with --ip, --mac-address and --network-alias,
-// as the docker CLI sends them.
-func (f *hostFlags) networking(hc *container.HostConfig) *network.NetworkingConfig {
+// the container's network, with --ip, --ip6, --mac-address and
+// --network-alias, and one per other --network, as the docker CLI sends
+// them.
+func (f *hostFlags) networking(hc *container.HostConfig, others []string) *network.NetworkingConfig {
 	nc := &network.NetworkingConfig{}
-	if f.ip == "" && f.mac == "" && len(f.aliases) == 0 {
+	for _, n := range others {
+		if nc.EndpointsConfig == nil {
+			nc.EndpointsConfig = map[string]*network.EndpointSettings{}
+		}
+		nc.EndpointsConfig[n] = &network.EndpointSettings{}
+	}
+	if f.ip == "" && f.ip6 == "" && f.mac == "" && len(f.aliases) == 0 {
 		return nc
 	}
 	ep := &network.EndpointSettings{MacAddress: f.mac, Aliases: f.aliases}
-	if f.ip != "" {
-		ep.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: f.ip}
+	if f.ip != "" || f.ip6 != "" {
+		ep.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: f.ip, IPv6Address: f.ip6}
 	}
-	nc.EndpointsConfig = map[string]*network.EndpointSettings{string(hc.NetworkMode): ep}
+	if nc.EndpointsConfig == nil {
+		nc.EndpointsConfig = map[string]*network.EndpointSettings{}
+	}
+	nc.EndpointsConfig[string(hc.NetworkMode)] = ep
 	return nc
 }
 

@@ -24,7 +24,8 @@ import (
 
 // createFlags are the flags run and create share.
 type createFlags struct {
-	name, workdir, user, hostname, entrypoint, network, restart string
+	name, workdir, user, hostname, entrypoint, restart string
+	networks                                           []string
 	stopSignal, logDriver, memory, memorySwap, cpusetCpus       string
 	env, envFile, labels, capAdd, capDrop, securityOpt          []string
 	ulimits, logOpts, tmpfs, groupAdd, dns, addHost             []string
@@ -47,7 +48,7 @@ func (f *createFlags) add(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.user, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
 	fs.StringVarP(&f.hostname, "hostname", "h", "", "Container host name")
 	fs.StringVar(&f.entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
-	fs.StringVar(&f.network, "network", "default", "Connect a container to a network (none, host)")
+	fs.StringArrayVar(&f.networks, "network", nil, "Connect a container to a network (none, host, a network's name; repeatable)")
 	fs.StringVar(&f.restart, "restart", "no", "Restart policy to apply when a container exits")
 	fs.StringVar(&f.stopSignal, "stop-signal", "", "Signal to stop the container")
 	fs.IntVar(&f.stopTimeout, "stop-timeout", -1, "Timeout (in seconds) to stop a container")
@@ -159,7 +160,7 @@ func (f *createFlags) config(fs *pflag.FlagSet, args []string, attach bool) (*co
 		return nil, nil, err
 	}
 	hc := &container.HostConfig{
-		NetworkMode: container.NetworkMode(f.network), RestartPolicy: rp, AutoRemove: f.autoRemove,
+		NetworkMode: container.NetworkMode(f.networkMode()), RestartPolicy: rp, AutoRemove: f.autoRemove,
 		ReadonlyRootfs: f.readOnly, Privileged: f.privileged, CapAdd: f.capAdd, CapDrop: f.capDrop,
 		SecurityOpt: f.securityOpt, GroupAdd: f.groupAdd, DNS: f.dns, ExtraHosts: extraHosts(f.addHost),
 		LogConfig: container.LogConfig{Type: f.logDriver, Config: map[string]string{}},
@@ -284,7 +285,7 @@ func newRunCommand(c *cli.CLI) *cobra.Command {
 			if err != nil {
 				return cli.StatusError{Status: err.Error(), Code: 125}
 			}
-			id, err := createContainer(ctx, c, cl, cfg, hc, f.networking(hc), f.name)
+			id, err := createContainer(ctx, c, cl, cfg, hc, f.networking(hc, f.otherNetworks()), f.name)
 			if err != nil {
 				return cli.StatusError{Status: err.Error(), Code: 125}
 			}
@@ -396,7 +397,7 @@ func newCreateCommand(c *cli.CLI) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			id, err := createContainer(cmd.Context(), c, cl, cfg, hc, f.networking(hc), f.name)
+			id, err := createContainer(cmd.Context(), c, cl, cfg, hc, f.networking(hc, f.otherNetworks()), f.name)
 			if err != nil {
 				return err
 			}
@@ -419,4 +420,21 @@ func extraHosts(in []string) []string {
 		out = append(out, h)
 	}
 	return out
+}
+
+// networkMode is the first --network ("default" without one); the
+// others become endpoints of NetworkingConfig (networking).
+func (f *createFlags) networkMode() string {
+	if len(f.networks) == 0 {
+		return "default"
+	}
+	return f.networks[0]
+}
+
+// otherNetworks are the --network values after the first.
+func (f *createFlags) otherNetworks() []string {
+	if len(f.networks) < 2 {
+		return nil
+	}
+	return f.networks[1:]
 }

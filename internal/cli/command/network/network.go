@@ -2,6 +2,7 @@ package network
 
 import (
 	"fmt"
+	"net"
 	"strings"
 
 	"github.com/docker/docker/api/types/filters"
@@ -19,7 +20,8 @@ func Command(c *cli.CLI) *cobra.Command {
 }
 
 func newCreate(c *cli.CLI) *cobra.Command {
-	var driver, subnet, gateway, ipRange string
+	var driver string
+	var subnets, gateways, ipRanges []string
 	var internal, attachable, ipv6 bool
 	var labels, opts []string
 	cmd := &cobra.Command{
@@ -32,9 +34,11 @@ func newCreate(c *cli.CLI) *cobra.Command {
 			if cmd.Flags().Changed("ipv6") {
 				req.EnableIPv6 = &ipv6
 			}
-			if subnet != "" || gateway != "" || ipRange != "" {
-				req.IPAM = &network.IPAM{Config: []network.IPAMConfig{{Subnet: subnet, Gateway: gateway, IPRange: ipRange}}}
+			ipam, err := ipamConfig(subnets, gateways, ipRanges)
+			if err != nil {
+				return err
 			}
+			req.IPAM = ipam
 			cl, err := c.Client(cmd.Context())
 			if err != nil {
 				return err
@@ -49,15 +53,60 @@ func newCreate(c *cli.CLI) *cobra.Command {
 	}
 	fs := cmd.Flags()
 	fs.StringVarP(&driver, "driver", "d", "bridge", "Driver to manage the Network")
-	fs.StringVar(&subnet, "subnet", "", "Subnet in CIDR format that represents a network segment")
-	fs.StringVar(&gateway, "gateway", "", "IPv4 Gateway for the master subnet")
-	fs.StringVar(&ipRange, "ip-range", "", "Allocate container ip from a sub-range")
+	fs.StringArrayVar(&subnets, "subnet", nil, "Subnet in CIDR format that represents a network segment (an IPv4 and, with --ipv6, an IPv6 one)")
+	fs.StringArrayVar(&gateways, "gateway", nil, "IPv4 or IPv6 Gateway for the master subnet")
+	fs.StringArrayVar(&ipRanges, "ip-range", nil, "Allocate container ip from a sub-range")
 	fs.BoolVar(&internal, "internal", false, "Restrict external access to the network")
 	fs.BoolVar(&attachable, "attachable", false, "Enable manual container attachment")
 	fs.BoolVar(&ipv6, "ipv6", false, "Enable or disable IPv6 networking")
 	fs.StringArrayVar(&labels, "label", nil, "Set metadata on a network")
 	fs.StringArrayVarP(&opts, "opt", "o", nil, "Set driver specific options")
 	return cmd
+}
+
+// ipamConfig pairs each --gateway and --ip-range with the --subnet that
+// contains it, as the docker CLI does.
+func ipamConfig(subnets, gateways, ranges []string) (*network.IPAM, error) {
+	if len(subnets) == 0 {
+		if len(gateways) > 0 || len(ranges) > 0 {
+			return nil, cli.StatusError{Code: 125, Status: "every --gateway and --ip-range needs the --subnet it is in"}
+		}
+		return nil, nil
+	}
+	ipam := &network.IPAM{}
+	nets := make([]*net.IPNet, len(subnets))
+	for i, sn := range subnets {
+		_, n, err := net.ParseCIDR(sn)
+		if err != nil {
+			return nil, cli.StatusError{Code: 125, Status: fmt.Sprintf("invalid --subnet %q: %v", sn, err)}
+		}
+		nets[i] = n
+		ipam.Config = append(ipam.Config, network.IPAMConfig{Subnet: sn})
+	}
+	place := func(what, v string, set func(c *network.IPAMConfig)) error {
+		ip := net.ParseIP(v)
+		if ip == nil {
+			ip, _, _ = net.ParseCIDR(v)
+		}
+		for i, n := range nets {
+			if ip != nil && n.Contains(ip) {
+				set(&ipam.Config[i])
+				return nil
+			}
+		}
+		return cli.StatusError{Code: 125, Status: fmt.Sprintf("no matching subnet for %s %s", what, v)}
+	}
+	for _, g := range gateways {
+		if err := place("gateway", g, func(c *network.IPAMConfig) { c.Gateway = g }); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range ranges {
+		if err := place("range", r, func(c *network.IPAMConfig) { c.IPRange = r }); err != nil {
+			return nil, err
+		}
+	}
+	return ipam, nil
 }
 
 func kv(list []string) map[string]string {
