@@ -35,7 +35,8 @@ func TestAnswer(t *testing.T) {
 		{"c1", "db.app.", dns.TypeA, []string{"10.0.0.2"}, true},
 		{"c1", "0123456789ab.", dns.TypeA, []string{"10.0.0.2"}, true},
 		{"c1", "backend.", dns.TypeA, []string{"10.0.0.3", "10.0.0.4"}, true}, // an alias of two
-		{"c1", "db.", dns.TypeAAAA, nil, true},                                // known, no IPv6: empty, not forwarded
+		{"c1", "db.", dns.TypeAAAA, []string{"fd00:1::2"}, true},
+		{"c1", "api.", dns.TypeAAAA, nil, true}, // known, no IPv6: empty, not forwarded
 		{"c1", "db.other.", dns.TypeA, nil, false},
 		{"c1", "lone.", dns.TypeA, nil, false}, // another network's
 		{"c3", "lone.", dns.TypeA, []string{"10.1.0.2"}, true},

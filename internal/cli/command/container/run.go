@@ -24,19 +24,19 @@ import (
 
 // createFlags are the flags run and create share.
 type createFlags struct {
-	name, workdir, user, hostname, entrypoint, restart string
-	networks                                           []string
-	stopSignal, logDriver, memory, memorySwap, cpusetCpus       string
-	env, envFile, labels, capAdd, capDrop, securityOpt          []string
-	ulimits, logOpts, tmpfs, groupAdd, dns, addHost             []string
-	interactive, tty, readOnly, privileged, init, autoRemove    bool
-	cpus                                                        float64
-	cpuShares, pidsLimit                                        int64
-	stopTimeout                                                 int
-	cpusetMems, memoryReservation, domainname                   string
-	dnsSearch, dnsOptions                                       []string
-	cpuPeriod, cpuQuota                                         int64
-	oomScoreAdj                                                 int
+	name, workdir, user, hostname, entrypoint, restart       string
+	networks                                                 []string
+	stopSignal, logDriver, memory, memorySwap, cpusetCpus    string
+	env, envFile, labels, capAdd, capDrop, securityOpt       []string
+	ulimits, logOpts, tmpfs, groupAdd, dns, addHost          []string
+	interactive, tty, readOnly, privileged, init, autoRemove bool
+	cpus                                                     float64
+	cpuShares, pidsLimit                                     int64
+	stopTimeout                                              int
+	cpusetMems, memoryReservation, domainname                string
+	dnsSearch, dnsOptions                                    []string
+	cpuPeriod, cpuQuota                                      int64
+	oomScoreAdj                                              int
 	hostFlags
 }
 
