@@ -451,3 +451,45 @@ func crashpoint(name string) {
 		select {} // never returns
 	}
 }
+
+// reconcile makes the kernel match the endpoint records at start: a veth
+// a record names that is off its bridge (the bridge was deleted and has
+// been made again) is put back on it; a veth on one of berth's bridges
+// that no record names (a crash between making and recording, or before
+// a release finished) is deleted. The nftables table is rewritten whole
+// after (applyNAT), and the DNS resolver restarted if it is gone
+// (updateDNS).
+func (s *Service) reconcile() {
+	bridges := map[string]string{"": s.cfg.Bridge} // network ID → bridge
+	for id, n := range s.nets {
+		bridges[id] = n.Bridge
+	}
+	named := map[string]bool{}
+	for _, ep := range s.eps {
+		named[ep.HostVeth] = true
+		br := bridges[ep.NetworkID]
+		if ep.NetworkID == s.cfg.NetworkID {
+			br = s.cfg.Bridge
+		}
+		if br == "" {
+			continue
+		}
+		if did, err := bridge.Reattach(ep.HostVeth, br); err != nil {
+			slog.Warn("reattach a container's veth", "veth", ep.HostVeth, "bridge", br, "err", err)
+		} else if did {
+			slog.Info("put a container's veth back on its bridge", "veth", ep.HostVeth, "bridge", br, "container", ep.ContainerID[:min(12, len(ep.ContainerID))])
+		}
+	}
+	for _, br := range bridges {
+		ports, err := bridge.Ports(br)
+		if err != nil {
+			continue
+		}
+		for _, p := range ports {
+			if !named[p] && strings.HasPrefix(p, "veth") {
+				slog.Info("deleting a veth no endpoint names", "veth", p, "bridge", br)
+				_ = bridge.Delete(p)
+			}
+		}
+	}
+}

@@ -129,6 +129,7 @@ func New(cfg Config) (*Service, error) {
 	if err := s.loadEndpoints(); err != nil {
 		return nil, err
 	}
+	s.reconcile()
 	if err := s.applyNAT(); err != nil { // with the published ports of the endpoints restored
 		return nil, err
 	}

@@ -3,14 +3,19 @@
 package integration
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/nftables"
 
+	"github.com/berthproject/berth/internal/network/bridge"
 	"github.com/berthproject/berth/internal/testutil"
 )
 
@@ -76,5 +81,64 @@ func TestNetworkCrashLeavesNothing(t *testing.T) {
 			}
 			d.Must("rm", "-f", name)
 		}
+	}
+}
+
+// TestNetworkReconcile: what the kernel lost or gained while the daemon
+// was down is set right at its start: its bridge deleted (the running
+// containers' veths fall off it) and its nftables table deleted — the
+// bridge is made again, the veths put back, the rules rewritten, so the
+// published port and the containers answer again; a veth on the bridge
+// that no record names is deleted.
+func TestNetworkReconcile(t *testing.T) {
+	t.Parallel()
+	d := testutil.StartDaemon(t)
+	d.LoadBusybox()
+	port := testutil.FreePort(t)
+	serve := "mkdir -p /www && echo hello-$HOSTNAME > /www/index.html && exec httpd -f -p 80 -h /www"
+	d.Must("run", "-d", "--name", "web", "-h", "web", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "busybox", "sh", "-c", serve)
+	d.Must("run", "-d", "--name", "peer", "busybox", "sleep", "300")
+	webIP := d.Must("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web")
+	loop := fmt.Sprintf("127.0.0.1:%d", port)
+	testutil.Eventually(t, 5*time.Second, "the published port to answer", func() bool {
+		got, _ := httpGet(loop, "/index.html")
+		return got == "hello-web"
+	})
+
+	d.Kill()
+	if err := bridge.Delete(d.Bridge); err != nil {
+		t.Fatal(err)
+	}
+	if err := bridge.DeleteTable("berth-" + d.Bridge); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := httpGet(loop, "/index.html"); got == "hello-web" {
+		t.Fatal("the port still answers without the bridge and rules")
+	}
+	d.Start()
+	testutil.Eventually(t, 5*time.Second, "the published port to answer after the restart", func() bool {
+		got, _ := httpGet(loop, "/index.html")
+		return got == "hello-web"
+	})
+	if got := d.Must("exec", "peer", "ping", "-c1", "-W2", webIP); !strings.Contains(got, "1 packets received") {
+		t.Errorf("peer reaching web after the restart: %q", got)
+	}
+	if ports := settledPorts(t, d.Bridge, 2); len(ports) != 2 {
+		t.Errorf("the bridge's ports after the restart: %v", ports)
+	}
+
+	// A veth on the bridge that no record names.
+	d.Kill()
+	stray := fmt.Sprintf("veth%06x", os.Getpid()%0xffffff)
+	if out, err := exec.Command("ip", "link", "add", stray, "type", "veth", "peer", "name", stray+"p").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = bridge.Delete(stray) })
+	if out, err := exec.Command("ip", "link", "set", stray, "master", d.Bridge).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	d.Start()
+	if ports := settledPorts(t, d.Bridge, 2); len(ports) != 2 || slices.Contains(ports, stray) {
+		t.Errorf("the bridge's ports after a restart with a stray veth: %v", ports)
 	}
 }

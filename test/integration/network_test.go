@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 
@@ -635,8 +639,18 @@ func TestAddressRanges(t *testing.T) {
 	if got := d.Must("run", "--rm", "--network", "ranged", "--ip", subNet+"9", "busybox", "sh", "-c", "ip -o -4 addr show eth0 | awk '{print $4}'"); got != subNet+"9/24" {
 		t.Errorf("--ip outside the range but in the subnet: %q", got)
 	}
-	if res := d.Berth("network", "create", "--subnet", userSubnet(t, d, 1), "--ip-range", "192.0.2.0/28", "bad"); res.Code == 0 || !strings.Contains(res.Stderr, "is not inside the subnet") {
-		t.Errorf("an --ip-range outside the subnet: %s", res)
+	if res := d.Berth("network", "create", "--subnet", userSubnet(t, d, 1), "--ip-range", "192.0.2.0/28", "bad"); res.Code == 0 || !strings.Contains(res.Stderr, "no matching subnet for range 192.0.2.0/28") {
+		t.Errorf("an --ip-range outside the subnet (the CLI's check): %s", res)
+	}
+	// The daemon's own check, for clients that do not pair them.
+	cl, err := client.NewClientWithOpts(client.WithHost(d.Host()), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	_, err = cl.NetworkCreate(context.Background(), "bad", network.CreateOptions{IPAM: &network.IPAM{Config: []network.IPAMConfig{{Subnet: userSubnet(t, d, 1), IPRange: "192.0.2.0/28"}}}})
+	if !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), "is not inside the subnet") {
+		t.Errorf("an IPRange outside the subnet through the API: %v", err)
 	}
 	// A daemon whose --fixed-cidr is not in its bridge's subnet does not start.
 	d.Kill()

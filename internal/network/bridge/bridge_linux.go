@@ -114,6 +114,48 @@ func DeleteLater(name string) {
 	go func() { _ = netlink.LinkDel(link) }()
 }
 
+// Ports are the names of the links attached to the bridge name (none if
+// it does not exist).
+func Ports(name string) ([]string, error) {
+	br, err := netlink.LinkByName(name)
+	if err != nil {
+		return nil, nil
+	}
+	links, err := netlink.LinkList()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, l := range links {
+		if l.Attrs().MasterIndex == br.Attrs().Index {
+			out = append(out, l.Attrs().Name)
+		}
+	}
+	return out, nil
+}
+
+// Reattach attaches the veth name to the bridge br (up, hairpin on) if it
+// exists and is not attached to it: a bridge deleted and made again
+// loses its ports. It reports whether it did.
+func Reattach(name, br string) (bool, error) {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return false, nil // gone with its namespace, or never made
+	}
+	b, err := netlink.LinkByName(br)
+	if err != nil {
+		return false, err
+	}
+	if l.Attrs().MasterIndex == b.Attrs().Index {
+		return false, nil
+	}
+	if err := netlink.LinkSetMasterByIndex(l, b.Attrs().Index); err != nil {
+		return false, fmt.Errorf("attach %s to %s: %w", name, br, err)
+	}
+	_ = netlink.LinkSetHairpin(l, true)
+	return true, netlink.LinkSetUp(l)
+}
+
 // NewNetns makes a network namespace that lives in the file path (a bind
 // mount of it), with its loopback up: it outlives the process that made
 // it, and the daemon.
