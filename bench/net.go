@@ -83,79 +83,80 @@ func (e *engine) startNetpeer(ctx context.Context, image []byte) (sink, hello st
 	return sink, hello, err
 }
 
+// parallel runs f in n goroutines and returns the first error.
+func parallel(n int, f func() error) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
 // throughput sends to addr over streams connections for d and returns
 // MB/s: counted when the peer has read all of it (it closes after EOF).
 func throughput(addr string, streams int, d time.Duration) (float64, error) {
 	var total atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, streams)
 	start := time.Now()
-	for i := 0; i < streams; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := net.Dial("tcp", addr)
+	err := parallel(streams, func() error {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		buf := make([]byte, 128<<10)
+		for time.Since(start) < d {
+			n, err := c.Write(buf)
+			total.Add(int64(n))
 			if err != nil {
-				errs <- err
-				return
+				return err
 			}
-			defer c.Close()
-			buf := make([]byte, 128<<10)
-			for time.Since(start) < d {
-				n, err := c.Write(buf)
-				total.Add(int64(n))
-				if err != nil {
-					errs <- err
-					return
-				}
-			}
-			_ = c.(*net.TCPConn).CloseWrite()
-			_, _ = io.Copy(io.Discard, c) // the peer's close: it has read everything
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start).Seconds()
-	select {
-	case err := <-errs:
+		}
+		_ = c.(*net.TCPConn).CloseWrite()
+		_, _ = io.Copy(io.Discard, c) // the peer's close: it has read everything
+		return nil
+	})
+	if err != nil {
 		return 0, err
-	default:
 	}
-	return float64(total.Load()) / elapsed / 1e6, nil
+	return float64(total.Load()) / time.Since(start).Seconds() / 1e6, nil
 }
 
 // connRate opens connections to addr from workers loops for d, each read
 // to the peer's close, and returns connections per second.
 func connRate(addr string, workers int, d time.Duration) (float64, error) {
 	var done atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
 	start := time.Now()
-	for i := 0; i < workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			b := make([]byte, 1)
-			for time.Since(start) < d {
-				c, err := net.Dial("tcp", addr)
-				if err != nil {
-					errs <- err
-					return
-				}
-				n, err := c.Read(b)
-				c.Close()
-				if n != 1 {
-					errs <- fmt.Errorf("read from %s: %v", addr, err)
-					return
-				}
-				done.Add(1)
+	err := parallel(workers, func() error {
+		b := make([]byte, 1)
+		for time.Since(start) < d {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
-	select {
-	case err := <-errs:
+			n, err := c.Read(b)
+			c.Close()
+			if n != 1 {
+				return fmt.Errorf("read from %s: %v", addr, err)
+			}
+			done.Add(1)
+		}
+		return nil
+	})
+	if err != nil {
 		return 0, err
-	default:
 	}
 	return float64(done.Load()) / time.Since(start).Seconds(), nil
 }

@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -17,15 +16,11 @@ import (
 // container on both; Docker's errors for what cannot be; nothing is left
 // on either bridge after.
 func TestNetworkConnect(t *testing.T) {
-	dockerBin, err := exec.LookPath("docker")
-	if err != nil {
-		t.Skip("the docker CLI is not installed")
-	}
+	dockerBin := needDocker(t)
 	t.Parallel()
 	d := testutil.StartDaemon(t)
 	d.LoadBusybox()
-	env := []string{"DOCKER_HOST=" + d.Host(), "DOCKER_CONFIG=" + t.TempDir()}
-	docker := func(args ...string) testutil.Result { return testutil.Run(t, "", env, dockerBin, args...) }
+	docker := dockerCLI(t, d, dockerBin)
 	d.Must("network", "create", "--subnet", userSubnet(t, d, 0), "front")
 	d.Must("network", "create", "--subnet", userSubnet(t, d, 1), "back")
 	frontBr := "br-" + d.Must("network", "inspect", "-f", "{{.Id}}", "front")[:12]

@@ -5,7 +5,6 @@ package integration
 import (
 	"fmt"
 	"math/rand/v2"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -18,15 +17,11 @@ import (
 // IPv6 and find each other's AAAA records in the embedded DNS; inspect
 // shows it as Docker does; bad requests are refused.
 func TestIPv6Network(t *testing.T) {
-	dockerBin, err := exec.LookPath("docker")
-	if err != nil {
-		t.Skip("the docker CLI is not installed")
-	}
+	dockerBin := needDocker(t)
 	t.Parallel()
 	d := testutil.StartDaemon(t)
 	d.LoadBusybox()
-	env := []string{"DOCKER_HOST=" + d.Host(), "DOCKER_CONFIG=" + t.TempDir()}
-	docker := func(args ...string) testutil.Result { return testutil.Run(t, "", env, dockerBin, args...) }
+	docker := dockerCLI(t, d, dockerBin)
 	prefix := fmt.Sprintf("fd42:%x:%x::", rand.IntN(0xffff), rand.IntN(0xffff))
 	if res := docker("network", "create", "--ipv6", "--subnet", userSubnet(t, d, 0), "--subnet", prefix+"/64", "six"); res.Code != 0 {
 		t.Fatalf("docker network create --ipv6: %s", res)

@@ -557,15 +557,11 @@ func TestUserNetworks(t *testing.T) {
 // (through the docker CLI, which sends them in NetworkingConfig), kept
 // across a stop and start; Docker's errors for what cannot be.
 func TestStaticAddresses(t *testing.T) {
-	dockerBin, err := exec.LookPath("docker")
-	if err != nil {
-		t.Skip("the docker CLI is not installed")
-	}
+	dockerBin := needDocker(t)
 	t.Parallel()
 	d := testutil.StartDaemon(t)
 	d.LoadBusybox()
-	env := []string{"DOCKER_HOST=" + d.Host(), "DOCKER_CONFIG=" + t.TempDir()}
-	docker := func(args ...string) testutil.Result { return testutil.Run(t, "", env, dockerBin, args...) }
+	docker := dockerCLI(t, d, dockerBin)
 	subnet := userSubnet(t, d, 0)
 	d.Must("network", "create", "--subnet", subnet, "fixed")
 	ip := strings.TrimSuffix(subnet, "0/24") + "42"
@@ -692,4 +688,21 @@ func TestAddHost(t *testing.T) {
 			t.Errorf("--add-host %s: %s, want %q", tc.arg, res, tc.want)
 		}
 	}
+}
+
+// needDocker is the docker CLI's path; the test is skipped without it.
+func needDocker(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("docker")
+	if err != nil {
+		t.Skip("the docker CLI is not installed")
+	}
+	return bin
+}
+
+// dockerCLI runs the docker CLI (bin) against d, with a configuration of
+// its own.
+func dockerCLI(t *testing.T, d *testutil.Daemon, bin string) func(args ...string) testutil.Result {
+	env := []string{"DOCKER_HOST=" + d.Host(), "DOCKER_CONFIG=" + t.TempDir()}
+	return func(args ...string) testutil.Result { return testutil.Run(t, "", env, bin, args...) }
 }
