@@ -56,6 +56,8 @@ type Record struct {
 	// Endpoint is what create asked of the container's endpoint (--ip,
 	// --mac-address), kept for every start.
 	Endpoint *network.EndpointSettings `json:",omitempty"`
+	// MountPoints are its -v and --mount mounts, as create checked them.
+	MountPoints []MountPoint `json:",omitempty"`
 	// Extra are the networks the container is on beyond its network
 	// mode's (NetworkingConfig at create, network connect), by name, with
 	// what was asked of each endpoint; every start connects them.

@@ -37,7 +37,8 @@ var honoured = map[string]string{
 	"HostConfig.DNSOptions": "", "HostConfig.DNSSearch": "", "HostConfig.ExtraHosts": "", "HostConfig.GroupAdd": "",
 	"HostConfig.IpcMode": "private, shareable, host", "HostConfig.OomScoreAdj": "", "HostConfig.Privileged": "",
 	"HostConfig.ReadonlyRootfs": "", "HostConfig.SecurityOpt": "spec.ParseSecurityOpts refuses what it cannot do",
-	"HostConfig.Tmpfs": "", "HostConfig.ShmSize": "", "HostConfig.Sysctls": "", "HostConfig.Runtime": "runc",
+	"Config.Volumes":   "only paths a bind covers (compose v1 sends those); anonymous volumes refused until volumes land",
+	"HostConfig.Tmpfs": "", "HostConfig.Binds": "host paths; volume names refused until volumes land", "HostConfig.Mounts": "bind and tmpfs; volume refused until volumes land", "HostConfig.ShmSize": "", "HostConfig.Sysctls": "", "HostConfig.Runtime": "runc",
 	"HostConfig.Init": "", "HostConfig.MaskedPaths": "", "HostConfig.ReadonlyPaths": "",
 	"HostConfig.CPUShares": "", "HostConfig.Memory": "", "HostConfig.NanoCPUs": "", "HostConfig.CPUPeriod": "",
 	"HostConfig.CPUQuota": "", "HostConfig.CpusetCpus": "", "HostConfig.CpusetMems": "",
@@ -78,10 +79,7 @@ var refused = []refusal{
 		hc := v.Interface().(*container.HealthConfig)
 		return hc == nil || len(hc.Test) == 1 && hc.Test[0] == "NONE"
 	}},
-	{field: "Config.Volumes", flag: "-v"},
 
-	{field: "HostConfig.Binds", flag: "-v"},
-	{field: "HostConfig.Mounts", flag: "--mount"},
 	{field: "HostConfig.VolumesFrom", flag: "--volumes-from"},
 	{field: "HostConfig.VolumeDriver", flag: "--volume-driver"},
 	{field: "HostConfig.UsernsMode", flag: "--userns", ok: isOneOf("", "host")},

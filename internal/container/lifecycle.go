@@ -215,7 +215,12 @@ func (s *Service) buildSpec(rec *Record, rootfs string) (*specs.Spec, error) {
 			return nil, err
 		}
 	}
+	mounts, rootProp, err := mountSpecs(rec.MountPoints, rootfs)
+	if err != nil {
+		return nil, err
+	}
 	return spec.Generate(spec.Input{
+		Mounts: mounts, RootfsPropagation: rootProp,
 		Config: rec.Config, HostConfig: rec.HostConfig, Rootfs: rootfs,
 		Args: append([]string{rec.Path}, rec.Args...), Env: env,
 		UID: uid, GID: gid, Groups: groups, EtcFiles: etc,

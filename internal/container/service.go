@@ -296,6 +296,10 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 	if err != nil {
 		return CreateResult{}, err
 	}
+	mounts, warnings, err := parseMounts(cfg, hc)
+	if err != nil {
+		return CreateResult{}, err
+	}
 	img, err := s.images.Resolve(cfg.Image)
 	if err != nil {
 		return CreateResult{}, err
@@ -327,7 +331,7 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 		s.mu.Unlock()
 		return CreateResult{}, err
 	}
-	rec, err := s.create(id, name, cfg, hc, img, want, extra)
+	rec, err := s.create(id, name, cfg, hc, img, want, extra, mounts)
 	if err != nil {
 		s.mu.Lock()
 		delete(s.names, name)
@@ -341,7 +345,6 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 	s.byID[id] = e
 	s.mu.Unlock()
 	s.event(rec, "create", nil)
-	var warnings []string
 	if hc.Memory > 0 && hc.Memory < 6*1024*1024 {
 		warnings = append(warnings, "Minimum memory limit allowed is 6MB")
 	}
@@ -775,7 +778,7 @@ func checkCPUSet(list string, ncpu int) error {
 	return nil
 }
 
-func (s *Service) create(id, name string, cfg *container.Config, hc *container.HostConfig, img ImageInfo, want *network.EndpointSettings, extra map[string]*network.EndpointSettings) (*Record, error) {
+func (s *Service) create(id, name string, cfg *container.Config, hc *container.HostConfig, img ImageInfo, want *network.EndpointSettings, extra map[string]*network.EndpointSettings, mounts []MountPoint) (*Record, error) {
 	merged := mergeImageConfig(cfg, img.Config)
 	if len(merged.Entrypoint) == 0 && len(merged.Cmd) == 0 {
 		return nil, errdefs.ErrInvalidArgument.WithMessage("no command specified")
@@ -823,7 +826,7 @@ func (s *Service) create(id, name string, cfg *container.Config, hc *container.H
 		ID: id, Name: name, Created: time.Now().UTC(), Path: args[0], Args: args[1:],
 		Config: merged, HostConfig: hc, Image: img.ID, ImageTop: img.Top,
 		State:   State{Status: "created"},
-		LogPath: logFile, Dir: dir, Endpoint: want, Extra: extra,
+		LogPath: logFile, Dir: dir, Endpoint: want, Extra: extra, MountPoints: mounts,
 	}
 	if _, err := logs.Attributes(hc.LogConfig.Config, logInfo(rec)); err != nil { // a tag template that cannot run
 		return nil, errdefs.ErrInvalidArgument.WithMessage(err.Error())

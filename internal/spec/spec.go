@@ -76,6 +76,12 @@ type Input struct {
 	// ShmPath is a /dev/shm to bind instead of a tmpfs of its own (the one
 	// of the container --ipc container: names).
 	ShmPath string
+	// Mounts are the user's (-v, --mount), checked and in order; a mount
+	// on one of EtcFiles' destinations replaces berth's file.
+	Mounts []specs.Mount
+	// RootfsPropagation is what shared or slave mounts need of the root
+	// ("rshared", "rslave"; "": runc's default).
+	RootfsPropagation string
 }
 
 // Generate builds the OCI spec for one container.
@@ -135,8 +141,12 @@ func Generate(in Input) (*specs.Spec, error) {
 	if hc.ConsoleSize[0] > 0 && hc.ConsoleSize[1] > 0 {
 		s.Process.ConsoleSize = &specs.Box{Height: uint(hc.ConsoleSize[0]), Width: uint(hc.ConsoleSize[1])}
 	}
+	user := map[string]bool{}
+	for _, m := range in.Mounts {
+		user[m.Destination] = true
+	}
 	for _, dst := range []string{"/etc/resolv.conf", "/etc/hostname", "/etc/hosts"} {
-		if src, ok := in.EtcFiles[dst]; ok {
+		if src, ok := in.EtcFiles[dst]; ok && !user[dst] {
 			opts := []string{"rbind", "rprivate"}
 			if hc.ReadonlyRootfs {
 				opts = append(opts, "ro")
@@ -154,6 +164,8 @@ func Generate(in Input) (*specs.Spec, error) {
 		}
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: t, Type: "tmpfs", Source: "tmpfs", Options: opts})
 	}
+	s.Mounts = append(s.Mounts, in.Mounts...)
+	s.Linux.RootfsPropagation = in.RootfsPropagation
 	rl, err := rlimits(hc.Ulimits)
 	if err != nil {
 		return nil, err

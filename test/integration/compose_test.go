@@ -14,8 +14,9 @@ import (
 
 // TestComposeV1: Debian's docker-compose (v1) brings up a two-service app
 // on berth: its project network, its services finding each other by
-// service name (the aliases compose connects each container with), and
-// `down` removing containers and network.
+// service name (the aliases compose connects each container with), a
+// bind mount of the project directory, and `down` removing containers
+// and network.
 func TestComposeV1(t *testing.T) {
 	compose, err := exec.LookPath("docker-compose")
 	if err != nil {
@@ -29,13 +30,21 @@ func TestComposeV1(t *testing.T) {
 services:
   web:
     image: busybox
-    command: sh -c "mkdir -p /www && echo hello-from-web > /www/index.html && exec httpd -f -p 80 -h /www"
+    command: httpd -f -p 80 -h /www
+    volumes: ["./site:/www:ro"]
   client:
     image: busybox
     command: sh -c "for i in 1 2 3 4 5; do echo 'GET /index.html HTTP/1.0' | nc -w 2 web 80 | tail -1 | grep . && exit 0; sleep 0.5; done; exit 1"
     depends_on: [web]
 `
 	if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The page web serves, from a bind mount of the project directory.
+	if err := os.MkdirAll(filepath.Join(dir, "site"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "site", "index.html"), []byte("hello-from-web\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	env := []string{"DOCKER_HOST=" + d.Host(), "DOCKER_CONFIG=" + t.TempDir(), "COMPOSE_INTERACTIVE_NO_CLI=1"}

@@ -71,7 +71,7 @@ func summary(rec *ctr.Record) container.Summary {
 	s := container.Summary{
 		ID: rec.ID, Names: []string{rec.Name}, Image: rec.Config.Image, ImageID: rec.Image.String(),
 		Command: command(rec), Created: rec.Created.Unix(), Ports: []container.Port{}, Labels: rec.Config.Labels,
-		State: container.ContainerState(rec.State.Status), Status: statusText(rec), Mounts: []container.MountPoint{},
+		State: container.ContainerState(rec.State.Status), Status: statusText(rec), Mounts: rec.InspectMounts(),
 	}
 	if s.Labels == nil {
 		s.Labels = map[string]string{}
@@ -146,7 +146,7 @@ func inspect(rec *ctr.Record) container.InspectResponse {
 		}
 		ns.Bridge = "" //nolint:staticcheck
 	}
-	return container.InspectResponse{ContainerJSONBase: base, Mounts: []container.MountPoint{}, Config: rec.Config, NetworkSettings: ns}
+	return container.InspectResponse{ContainerJSONBase: base, Mounts: rec.InspectMounts(), Config: rec.Config, NetworkSettings: ns}
 }
 
 // matchFilters applies `ps --filter` as Docker does for the filters we know.

@@ -2,11 +2,13 @@ package container
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
 	"github.com/docker/docker/api/types/blkiodev"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/go-connections/nat"
 	"github.com/docker/go-units"
@@ -23,6 +25,7 @@ type hostFlags struct {
 	blkioWeight                                          uint16
 	oomKillDisable                                       bool
 	publish, expose, links, aliases                      []string
+	volumes, mounts                                      []string
 	ip, ip6, mac                                         string
 	publishAll                                           bool
 }
@@ -48,6 +51,8 @@ func (f *hostFlags) add(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.expose, "expose", nil, "Expose a port or a range of ports")
 	fs.StringArrayVar(&f.links, "link", nil, "Add link to another container (NAME[:ALIAS])")
 	fs.StringArrayVar(&f.aliases, "network-alias", nil, "Add network-scoped alias for the container")
+	fs.StringArrayVarP(&f.volumes, "volume", "v", nil, "Bind mount a volume (/host/path:/container/path[:ro|rw|z|Z|shared|slave|private...])")
+	fs.StringArrayVar(&f.mounts, "mount", nil, "Attach a filesystem mount to the container (type=bind|tmpfs,source=,target=,readonly,...)")
 	fs.StringVar(&f.ip, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
 	fs.StringVar(&f.ip6, "ip6", "", "IPv6 address (e.g., 2001:db8::33)")
 	fs.StringVar(&f.mac, "mac-address", "", "Container MAC address (e.g., 92:d0:c6:0a:29:33)")
@@ -59,6 +64,25 @@ func flagError(flag, val string, err error) error {
 
 func (f *hostFlags) apply(fs *pflag.FlagSet, cfg *container.Config, hc *container.HostConfig) error {
 	hc.IpcMode, hc.PidMode, hc.UTSMode = container.IpcMode(f.ipc), container.PidMode(f.pid), container.UTSMode(f.uts)
+	for _, v := range f.volumes {
+		// As the docker CLI: SRC:DST[:MODE] is a bind (or a named volume),
+		// a lone container path an anonymous volume.
+		if strings.Contains(v, ":") {
+			hc.Binds = append(hc.Binds, v)
+		} else {
+			if cfg.Volumes == nil {
+				cfg.Volumes = map[string]struct{}{}
+			}
+			cfg.Volumes[v] = struct{}{}
+		}
+	}
+	for _, m := range f.mounts {
+		mnt, err := parseMountFlag(m)
+		if err != nil {
+			return err
+		}
+		hc.Mounts = append(hc.Mounts, mnt)
+	}
 	hc.CgroupParent = f.cgroupParent
 	if f.shmSize != "" {
 		n, err := units.RAMInBytes(f.shmSize)
@@ -220,4 +244,101 @@ func validMode(m string) bool {
 		}
 	}
 	return true
+}
+
+// parseMountFlag reads --mount KEY=VALUE,... as the docker CLI does.
+func parseMountFlag(spec string) (mount.Mount, error) {
+	m := mount.Mount{Type: mount.TypeVolume}
+	bad := func(format string, a ...any) (mount.Mount, error) {
+		return mount.Mount{}, cli.StatusError{Code: 125, Status: fmt.Sprintf("invalid argument %q for \"--mount\" flag: ", spec) + fmt.Sprintf(format, a...)}
+	}
+	bindOpts := func() *mount.BindOptions {
+		if m.BindOptions == nil {
+			m.BindOptions = &mount.BindOptions{}
+		}
+		return m.BindOptions
+	}
+	tmpfsOpts := func() *mount.TmpfsOptions {
+		if m.TmpfsOptions == nil {
+			m.TmpfsOptions = &mount.TmpfsOptions{}
+		}
+		return m.TmpfsOptions
+	}
+	volumeOpts := func() *mount.VolumeOptions {
+		if m.VolumeOptions == nil {
+			m.VolumeOptions = &mount.VolumeOptions{}
+		}
+		return m.VolumeOptions
+	}
+	boolean := func(k, v string, ok bool) (bool, error) {
+		switch {
+		case !ok, v == "1", v == "true":
+			return true, nil
+		case v == "0", v == "false":
+			return false, nil
+		}
+		return false, fmt.Errorf("invalid value for %s: %s", k, v)
+	}
+	for _, field := range strings.Split(spec, ",") {
+		k, v, ok := strings.Cut(field, "=")
+		k = strings.ToLower(strings.TrimSpace(k))
+		var err error
+		switch k {
+		case "type":
+			m.Type = mount.Type(strings.ToLower(v))
+		case "source", "src":
+			m.Source = v
+		case "target", "dst", "destination":
+			m.Target = v
+		case "readonly", "ro":
+			m.ReadOnly, err = boolean(k, v, ok)
+		case "consistency":
+			m.Consistency = mount.Consistency(strings.ToLower(v))
+		case "bind-propagation":
+			bindOpts().Propagation = mount.Propagation(strings.ToLower(v))
+		case "bind-nonrecursive":
+			bindOpts().NonRecursive, err = boolean(k, v, ok)
+		case "volume-nocopy":
+			volumeOpts().NoCopy, err = boolean(k, v, ok)
+		case "volume-label":
+			lk, lv, _ := strings.Cut(v, "=")
+			if volumeOpts().Labels == nil {
+				volumeOpts().Labels = map[string]string{}
+			}
+			volumeOpts().Labels[lk] = lv
+		case "volume-driver":
+			if volumeOpts().DriverConfig == nil {
+				volumeOpts().DriverConfig = &mount.Driver{}
+			}
+			volumeOpts().DriverConfig.Name = v
+		case "volume-opt":
+			ok, ov, _ := strings.Cut(v, "=")
+			if volumeOpts().DriverConfig == nil {
+				volumeOpts().DriverConfig = &mount.Driver{}
+			}
+			if volumeOpts().DriverConfig.Options == nil {
+				volumeOpts().DriverConfig.Options = map[string]string{}
+			}
+			volumeOpts().DriverConfig.Options[ok] = ov
+		case "tmpfs-size":
+			var n int64
+			if n, err = units.RAMInBytes(v); err == nil {
+				tmpfsOpts().SizeBytes = n
+			}
+		case "tmpfs-mode":
+			var n uint64
+			if n, err = strconv.ParseUint(v, 8, 32); err == nil {
+				tmpfsOpts().Mode = os.FileMode(n)
+			}
+		default:
+			return bad("unexpected key '%s' in '%s'", k, field)
+		}
+		if err != nil {
+			return bad("%v", err)
+		}
+	}
+	if m.Target == "" {
+		return bad("target is required")
+	}
+	return m, nil
 }
