@@ -67,7 +67,7 @@ func TestParseMount(t *testing.T) {
 		if err != nil {
 			got = err.Error()
 		} else {
-			got = strings.Join([]string{mp.Type, mp.Source, mp.Destination, map[bool]string{true: "true", false: "false"}[mp.RW], mp.Propagation}, " ") + " " + strings.Join([]string{"["+strings.Join(mp.TmpfsOpts, " ")+"]"}, "")
+			got = strings.Join([]string{mp.Type, mp.Source, mp.Destination, map[bool]string{true: "true", false: "false"}[mp.RW], mp.Propagation}, " ") + " " + strings.Join([]string{"[" + strings.Join(mp.TmpfsOpts, " ") + "]"}, "")
 		}
 		if !strings.Contains(got, tc.want) {
 			t.Errorf("parseMount(%+v) = %q, want %q", tc.m, got, tc.want)
