@@ -44,6 +44,28 @@ type Networks interface {
 	Release(id string) error
 }
 
+// Volumes is what the service needs of the volume service
+// (internal/volume): a container's named and anonymous volumes.
+type Volumes interface {
+	// Acquire returns volume name's data directory, making the volume if
+	// it does not exist (name "": an anonymous one, whose name is
+	// returned) with labels and the local driver's opts, and records
+	// that container ctr uses it.
+	Acquire(name, ctr string, labels, opts map[string]string) (string, string, error)
+	// Mount readies the volume for a starting container (a volume with
+	// -o type= is mounted for its first user); Unmount undoes it.
+	Mount(name string) (string, error)
+	Unmount(name string)
+	// Remounted counts a running container the daemon re-adopted.
+	Remounted(name string)
+	// CopyUp fills the volume from src (the image's content) if it is
+	// empty.
+	CopyUp(name, src string) error
+	// Release records that ctr no longer uses the volume, and removes it
+	// when remove is set and no one else uses it.
+	Release(name, ctr string, remove bool) error
+}
+
 // Layers is what the service needs of the layer store (internal/layer):
 // a container's read-write layer and its mounted root.
 type Layers interface {

@@ -38,7 +38,7 @@ var honoured = map[string]string{
 	"HostConfig.IpcMode": "private, shareable, host", "HostConfig.OomScoreAdj": "", "HostConfig.Privileged": "",
 	"HostConfig.ReadonlyRootfs": "", "HostConfig.SecurityOpt": "spec.ParseSecurityOpts refuses what it cannot do",
 	"Config.Volumes":   "only paths a bind covers (compose v1 sends those); anonymous volumes refused until volumes land",
-	"HostConfig.Tmpfs": "", "HostConfig.Binds": "host paths; volume names refused until volumes land", "HostConfig.Mounts": "bind and tmpfs; volume refused until volumes land", "HostConfig.ShmSize": "", "HostConfig.Sysctls": "", "HostConfig.Runtime": "runc",
+	"HostConfig.Tmpfs": "", "HostConfig.Binds": "host paths and volume names", "HostConfig.Mounts": "bind, volume and tmpfs", "HostConfig.ShmSize": "", "HostConfig.Sysctls": "", "HostConfig.Runtime": "runc",
 	"HostConfig.Init": "", "HostConfig.MaskedPaths": "", "HostConfig.ReadonlyPaths": "",
 	"HostConfig.CPUShares": "", "HostConfig.Memory": "", "HostConfig.NanoCPUs": "", "HostConfig.CPUPeriod": "",
 	"HostConfig.CPUQuota": "", "HostConfig.CpusetCpus": "", "HostConfig.CpusetMems": "",

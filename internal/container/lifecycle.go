@@ -61,7 +61,11 @@ func (s *Service) Start(ctx context.Context, ref string) error {
 
 func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 	rec := e.snapshot()
+	volumesMounted := false // by buildSpec
 	fail := func(err error) error {
+		if volumesMounted {
+			s.unmountVolumes(rec.MountPoints)
+		}
 		code := 128
 		msg := err.Error()
 		switch shim.ErrorKind(err) { // the shim says what kind of failure it was
@@ -124,6 +128,7 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 	if err != nil {
 		return fail(err)
 	}
+	volumesMounted = true
 	t2 := time.Now()
 	lc, err := logs.ParseConfig(rec.HostConfig.LogConfig.Type, rec.HostConfig.LogConfig.Config)
 	if err != nil {
@@ -215,7 +220,7 @@ func (s *Service) buildSpec(rec *Record, rootfs string) (*specs.Spec, error) {
 			return nil, err
 		}
 	}
-	mounts, rootProp, err := mountSpecs(rec.MountPoints, rootfs)
+	mounts, rootProp, err := s.mountSpecs(rec.MountPoints, rootfs)
 	if err != nil {
 		return nil, err
 	}
@@ -418,6 +423,7 @@ func (s *Service) monitor(e *entry, task Task) {
 	_ = s.layers.Unmount(id)
 	s.releaseShm(&e.rec)
 	s.releaseNetwork(id)
+	s.unmountVolumes(e.rec.MountPoints)
 	s.forgetExecs(id) // they ended with the container
 	e.mu.Lock()
 	e.rec.detach()
@@ -454,7 +460,7 @@ func (s *Service) monitor(e *entry, task Task) {
 	}
 	s.event(&rec, "die", map[string]string{"exitCode": fmt.Sprint(st.Code)})
 	if autoRemove {
-		_ = s.removeWith(e, true, true)
+		_ = s.removeWith(e, true, true, true)
 		return
 	}
 	if restart {
@@ -698,22 +704,24 @@ func (s *Service) setPaused(ref string, pause bool) error {
 }
 
 // Remove deletes a container; a running one needs force (then it is killed).
-func (s *Service) Remove(ref string, force bool) error {
+func (s *Service) Remove(ref string, force, volumes bool) error {
 	e, err := s.lookup(ref)
 	if err != nil {
 		return err
 	}
-	return s.remove(e, force)
+	return s.removeWith(e, force, false, volumes)
 }
 
-func (s *Service) remove(e *entry, force bool) error { return s.removeWith(e, force, false) }
+// remove removes a container that goes by itself (run --rm, a restore
+// finishing a removal): its anonymous volumes with it, as Docker's --rm.
+func (s *Service) remove(e *entry, force bool) error { return s.removeWith(e, force, false, true) }
 
 // removeWith removes a container. With lazyFiles (--rm after an exit) its
 // files go after its record, in the background: the record is what `wait
 // --condition removed` (docker run --rm) waits for, and a daemon that dies
 // in between leaves files that Restore's sweep removes. Errors there are
 // only logged, where `rm` reports them.
-func (s *Service) removeWith(e *entry, force, lazyFiles bool) error {
+func (s *Service) removeWith(e *entry, force, lazyFiles, volumes bool) error {
 	e.mu.Lock()
 	e.waitStarts()
 	rec := e.rec
@@ -767,6 +775,7 @@ func (s *Service) removeWith(e *entry, force, lazyFiles bool) error {
 	removeFiles := func() error {
 		s.releaseShm(&rec)
 		s.releaseNetwork(rec.ID)
+		s.releaseVolumes(rec.ID, rec.MountPoints, volumes)
 		if err := s.layers.RemoveRW(rec.ID); err != nil {
 			return fmt.Errorf("remove container filesystem: %w", err)
 		}
@@ -825,7 +834,7 @@ func (s *Service) Prune(selects func(Record) bool) ([]string, int64, error) {
 			continue
 		}
 		size, _ := s.layers.RWSize(r.ID)
-		if err := s.Remove(r.ID, false); err != nil {
+		if err := s.Remove(r.ID, false, false); err != nil {
 			if errdefs.IsNotFound(err) || errdefs.IsConflict(err) {
 				continue // removed or started meanwhile
 			}

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -19,8 +21,9 @@ import (
 // MountPoint is one of a container's mounts (-v, --mount), as create
 // checked it and inspect shows it.
 type MountPoint struct {
-	Type        string // "bind" or "tmpfs"
-	Source      string `json:",omitempty"` // a bind's host path
+	Type        string // "bind", "volume" or "tmpfs"
+	Source      string `json:",omitempty"` // a bind's host path, a volume's data directory
+	Name        string `json:",omitempty"` // a volume's ("" until create names an anonymous one)
 	Destination string
 	Mode        string `json:",omitempty"` // -v's mode field, as given ("ro", "z", "ro,shared")
 	RW          bool
@@ -30,10 +33,18 @@ type MountPoint struct {
 	Create    bool     `json:",omitempty"`
 	Recursive bool     `json:",omitempty"` // rbind (the default) or bind (bind-nonrecursive)
 	TmpfsOpts []string `json:",omitempty"` // a tmpfs's size=, mode=
+	// A volume's: whether it is filled from the image when new and empty
+	// (not -v ...:nocopy, volume-nocopy), whether it goes with the
+	// container (-v /path, an image VOLUME), and what --mount asks of a
+	// volume it makes.
+	CopyData   bool              `json:",omitempty"`
+	Anonymous  bool              `json:",omitempty"`
+	VolLabels  map[string]string `json:",omitempty"`
+	VolOptions map[string]string `json:",omitempty"`
 }
 
-// volumeForm is -v's refusal until named and anonymous volumes land.
-const volumeForm = "berth: named and anonymous volumes (-v NAME:/path, -v /path, --mount type=volume) are not supported yet; bind a host directory with -v /host/path:/path"
+// validVolumeName is Docker's rule for volume names.
+var validVolumeName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 
 // parseMounts reads -v (Binds) and --mount (Mounts) as Docker does, with
 // its errors; warnings are what was accepted but has no effect here.
@@ -42,17 +53,21 @@ func parseMounts(cfg *container.Config, hc *container.HostConfig) (mps []MountPo
 		if err != nil {
 			return
 		}
-		// Config.Volumes: a path a bind covers is that bind (older clients,
-		// compose v1 among them, list the binds' targets there too); any
-		// other would be an anonymous volume.
+		// Config.Volumes (-v /path): an anonymous volume, unless a mount
+		// covers the path (older clients, compose v1 among them, list the
+		// binds' targets there too).
 		covered := map[string]bool{}
 		for _, mp := range mps {
 			covered[mp.Destination] = true
 		}
-		for v := range cfg.Volumes {
-			if !covered[filepath.Clean(v)] {
-				mps, warnings, err = nil, nil, errdefs.ErrNotImplemented.WithMessage(volumeForm)
+		for _, v := range sortedPaths(cfg.Volumes) {
+			if err = checkTarget(v, v); err != nil {
+				mps, warnings = nil, nil
 				return
+			}
+			if !covered[filepath.Clean(v)] {
+				mps = append(mps, MountPoint{Type: "volume", Destination: filepath.Clean(v), RW: true, CopyData: true, Anonymous: true})
+				covered[filepath.Clean(v)] = true
 			}
 		}
 	}()
@@ -98,27 +113,24 @@ func checkTarget(dst, spec string) error {
 func parseBind(spec string) (MountPoint, []string, error) {
 	parts := strings.Split(spec, ":")
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" {
-		if len(parts) == 1 && filepath.IsAbs(parts[0]) {
-			return MountPoint{}, nil, errdefs.ErrNotImplemented.WithMessage(volumeForm)
-		}
 		return MountPoint{}, nil, invalidSpec(spec)
 	}
 	src, dst := parts[0], parts[1]
-	if !filepath.IsAbs(src) {
-		if strings.ContainsAny(src, "/.") && (strings.HasPrefix(src, ".") || strings.Contains(src, "/")) {
-			return MountPoint{}, nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf(
-				"%q includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path", src))
-		}
-		return MountPoint{}, nil, errdefs.ErrNotImplemented.WithMessage(volumeForm)
-	}
 	if err := checkTarget(dst, spec); err != nil {
 		return MountPoint{}, nil, err
 	}
 	mp := MountPoint{Type: "bind", Source: filepath.Clean(src), Destination: filepath.Clean(dst), RW: true,
 		Propagation: string(mount.PropagationRPrivate), Create: true, Recursive: true}
+	if !filepath.IsAbs(src) { // a volume's name
+		if !validVolumeName.MatchString(src) {
+			return MountPoint{}, nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf(
+				"create %s: %q includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path", src, src))
+		}
+		mp = MountPoint{Type: "volume", Name: src, Destination: filepath.Clean(dst), RW: true, CopyData: true, Mode: "z"} // Docker's default mode for -v NAME
+	}
 	var warnings []string
 	if len(parts) == 3 {
-		mp.Mode = parts[2]
+		mp.Mode = parts[2] // as given (a volume's is "z" when none is)
 		rw := 0
 		for _, o := range strings.Split(parts[2], ",") {
 			switch o {
@@ -130,9 +142,15 @@ func parseBind(spec string) (MountPoint, []string, error) {
 			case "z", "Z":
 				warnings = append(warnings, fmt.Sprintf("berth: -v %s: the SELinux relabel option %q is ignored (this host does not run SELinux)", spec, o))
 			case "shared", "rshared", "slave", "rslave", "private", "rprivate":
+				if mp.Type == "volume" {
+					return MountPoint{}, nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid mode: %s (propagation applies to host paths, not to volumes)", parts[2]))
+				}
 				mp.Propagation = o
 			case "nocopy":
-				return MountPoint{}, nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid mode: %s (nocopy applies to volumes, not to a host path)", parts[2]))
+				if mp.Type != "volume" {
+					return MountPoint{}, nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid mode: %s (nocopy applies to volumes, not to a host path)", parts[2]))
+				}
+				mp.CopyData = false
 			default:
 				return MountPoint{}, nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid mode: %s", parts[2]))
 			}
@@ -208,7 +226,27 @@ func parseMount(m mount.Mount) (MountPoint, error) {
 		}
 		return mp, nil
 	case mount.TypeVolume:
-		return MountPoint{}, errdefs.ErrNotImplemented.WithMessage(volumeForm)
+		if m.BindOptions != nil || m.TmpfsOptions != nil {
+			return bad("only volume options (volume-nocopy, volume-label, volume-opt) go with a volume mount")
+		}
+		if m.Source != "" && !validVolumeName.MatchString(m.Source) {
+			return bad("invalid volume name %q: only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed", m.Source)
+		}
+		mp := MountPoint{Type: "volume", Name: m.Source, Destination: filepath.Clean(m.Target), RW: !m.ReadOnly, CopyData: true, Anonymous: m.Source == ""}
+		if o := m.VolumeOptions; o != nil {
+			if o.Subpath != "" {
+				return MountPoint{}, errdefs.ErrNotImplemented.WithMessage("berth: volume-subpath is not supported yet")
+			}
+			mp.CopyData = !o.NoCopy
+			mp.VolLabels = o.Labels
+			if d := o.DriverConfig; d != nil {
+				if d.Name != "" && d.Name != "local" {
+					return MountPoint{}, errdefs.ErrNotImplemented.WithMessage(fmt.Sprintf("berth: volume driver %q is not supported (only local)", d.Name))
+				}
+				mp.VolOptions = d.Options
+			}
+		}
+		return mp, nil
 	case "":
 		return MountPoint{}, errdefs.ErrInvalidArgument.WithMessage("invalid mount config: mount type unknown")
 	default:
@@ -230,8 +268,14 @@ func validPropagation(p mount.Propagation) bool {
 // directory, as Docker), a file is never mounted on a directory nor a
 // directory on a file, and shared or slave propagation needs a host
 // mount that propagates. It returns the rootfs propagation they need.
-func mountSpecs(mps []MountPoint, rootfs string) ([]specs.Mount, string, error) {
+func (s *Service) mountSpecs(mps []MountPoint, rootfs string) (_ []specs.Mount, _ string, err error) {
 	sorted := append([]MountPoint(nil), mps...)
+	var mounted []MountPoint
+	defer func() {
+		if err != nil {
+			s.unmountVolumes(mounted)
+		}
+	}()
 	sort.SliceStable(sorted, func(i, j int) bool {
 		return strings.Count(sorted[i].Destination, "/") < strings.Count(sorted[j].Destination, "/")
 	})
@@ -244,6 +288,28 @@ func mountSpecs(mps []MountPoint, rootfs string) ([]specs.Mount, string, error) 
 				opts = append(opts, "ro")
 			}
 			out = append(out, specs.Mount{Destination: mp.Destination, Type: "tmpfs", Source: "tmpfs", Options: opts})
+			continue
+		}
+		if mp.Type == "volume" {
+			if s.volumes == nil {
+				return nil, "", errdefs.ErrUnavailable.WithMessage("berth: this daemon has no volume service")
+			}
+			if mp.Source, err = s.volumes.Mount(mp.Name); err != nil {
+				return nil, "", err
+			}
+			mounted = append(mounted, mp)
+			if mp.CopyData {
+				if src, jerr := securejoin.SecureJoin(rootfs, mp.Destination); jerr == nil {
+					if err := s.volumes.CopyUp(mp.Name, src); err != nil {
+						return nil, "", err
+					}
+				}
+			}
+			opts := []string{"rbind", "rprivate"}
+			if !mp.RW {
+				opts = append(opts, "ro")
+			}
+			out = append(out, specs.Mount{Destination: mp.Destination, Type: "bind", Source: mp.Source, Options: opts})
 			continue
 		}
 		fi, err := os.Stat(mp.Source)
@@ -350,8 +416,96 @@ func (r *Record) InspectMounts() []container.MountPoint {
 	out := make([]container.MountPoint, 0, len(r.MountPoints))
 	for _, mp := range r.MountPoints {
 		m := container.MountPoint{Type: mount.Type(mp.Type), Source: mp.Source, Destination: mp.Destination,
-			Mode: mp.Mode, RW: mp.RW, Propagation: mount.Propagation(mp.Propagation)}
+			Mode: mp.Mode, RW: mp.RW, Propagation: mount.Propagation(mp.Propagation), Name: mp.Name}
+		if mp.Type == "volume" {
+			m.Driver = "local"
+		}
 		out = append(out, m)
+	}
+	return out
+}
+
+// sortedPaths are a Volumes map's paths, in order.
+func sortedPaths(m map[string]struct{}) []string {
+	out := make([]string, 0, len(m))
+	for p := range m {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// imageVolumes adds an anonymous volume for each of the image's VOLUMEs
+// no mount covers, as Docker does.
+func imageVolumes(mps []MountPoint, vols map[string]struct{}) []MountPoint {
+	covered := map[string]bool{}
+	for _, mp := range mps {
+		covered[mp.Destination] = true
+	}
+	for _, v := range sortedPaths(vols) {
+		if v = filepath.Clean(v); !covered[v] && filepath.IsAbs(v) && v != "/" {
+			mps = append(mps, MountPoint{Type: "volume", Destination: v, RW: true, CopyData: true, Anonymous: true})
+			covered[v] = true
+		}
+	}
+	return mps
+}
+
+// acquireVolumes makes (or finds) the volumes of a container being
+// created and records that it uses them, filling in their names and
+// directories; on failure what it acquired is released.
+func (s *Service) acquireVolumes(id string, mps []MountPoint) error {
+	for i := range mps {
+		mp := &mps[i]
+		if mp.Type != "volume" {
+			continue
+		}
+		if s.volumes == nil {
+			s.releaseVolumes(id, mps[:i], true)
+			return errdefs.ErrUnavailable.WithMessage("berth: this daemon has no volume service")
+		}
+		name, path, err := s.volumes.Acquire(mp.Name, id, mp.VolLabels, mp.VolOptions)
+		if err != nil {
+			s.releaseVolumes(id, mps[:i], true)
+			return err
+		}
+		mp.Name, mp.Source = name, path
+	}
+	return nil
+}
+
+// releaseVolumes records that container id no longer uses its volumes;
+// with anonymous set its anonymous volumes go too (rm -v, run --rm).
+func (s *Service) releaseVolumes(id string, mps []MountPoint, anonymous bool) {
+	for _, mp := range mps {
+		if mp.Type != "volume" || mp.Name == "" || s.volumes == nil {
+			continue
+		}
+		if err := s.volumes.Release(mp.Name, id, anonymous && mp.Anonymous); err != nil {
+			slog.Warn("release a volume", "volume", mp.Name, "container", id[:min(12, len(id))], "err", err)
+		}
+	}
+}
+
+// unmountVolumes undoes the Mounts of a container's start.
+func (s *Service) unmountVolumes(mps []MountPoint) {
+	for _, mp := range mps {
+		if mp.Type == "volume" && s.volumes != nil {
+			s.volumes.Unmount(mp.Name)
+		}
+	}
+}
+
+// VolumeUsers are, by volume name, the containers whose records name it:
+// what the volume service reconciles its own records with at start.
+func (s *Service) VolumeUsers() map[string][]string {
+	out := map[string][]string{}
+	for _, r := range s.List() {
+		for _, mp := range r.MountPoints {
+			if mp.Type == "volume" && mp.Name != "" {
+				out[mp.Name] = append(out[mp.Name], r.ID)
+			}
+		}
 	}
 	return out
 }

@@ -24,8 +24,11 @@ func TestParseBind(t *testing.T) {
 		{"/h:/", "destination can't be '/'"},
 		{"/h:/c/../d", "must not contain '..'"},
 		{"rel/dir:/c", "includes invalid characters"},
-		{"name:/c", "named and anonymous volumes"},
-		{"/lone", "named and anonymous volumes"},
+		{"name:/c", "volume name /c z true "},
+		{"name:/c:ro,nocopy", "volume name /c ro,nocopy false "},
+		{"name:/c:shared", "propagation applies to host paths"},
+		{"n/x:/c", "includes invalid characters"},
+		{"/lone", "invalid volume specification"},
 		{"/a:/b:ro:x", "invalid volume specification"},
 		{":/c", "invalid volume specification"},
 	} {
@@ -35,6 +38,9 @@ func TestParseBind(t *testing.T) {
 			got = err.Error()
 		} else {
 			got = strings.Join([]string{mp.Source, mp.Destination, mp.Mode, map[bool]string{true: "true", false: "false"}[mp.RW], mp.Propagation}, " ")
+			if mp.Type == "volume" {
+				got = strings.Join([]string{"volume", mp.Name, mp.Destination, mp.Mode, map[bool]string{true: "true", false: "false"}[mp.RW], mp.Propagation}, " ")
+			}
 		}
 		if !strings.Contains(got, tc.want) {
 			t.Errorf("parseBind(%q) = %q, want %q", tc.spec, got, tc.want)
@@ -57,7 +63,10 @@ func TestParseMount(t *testing.T) {
 		{mount.Mount{Type: "bind", Source: dir, Target: "/c", BindOptions: &mount.BindOptions{CreateMountpoint: true}}, "not supported yet"},
 		{mount.Mount{Type: "tmpfs", Source: "x", Target: "/t"}, "must not be specified"},
 		{mount.Mount{Type: "tmpfs", Target: "/t", TmpfsOptions: &mount.TmpfsOptions{Options: [][]string{{"exec"}}}}, "tmpfs-option is not supported yet"},
-		{mount.Mount{Type: "volume", Source: "v", Target: "/c"}, "named and anonymous volumes"},
+		{mount.Mount{Type: "volume", Source: "v", Target: "/c"}, "invalid volume name \"v\""},
+		{mount.Mount{Type: "volume", Source: "data", Target: "/c", VolumeOptions: &mount.VolumeOptions{NoCopy: true}}, "volume  /c true  []"},
+		{mount.Mount{Type: "volume", Target: "/c", BindOptions: &mount.BindOptions{}}, "only volume options"},
+		{mount.Mount{Type: "volume", Source: "data", Target: "/c", VolumeOptions: &mount.VolumeOptions{DriverConfig: &mount.Driver{Name: "nfs"}}}, "volume driver \"nfs\" is not supported"},
 		{mount.Mount{Type: "npipe", Target: "/c"}, `mount type "npipe" is not supported`},
 		{mount.Mount{Target: "/c"}, "mount type unknown"},
 		{mount.Mount{Type: "bind", Source: dir}, "invalid volume specification"},

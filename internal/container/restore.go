@@ -79,6 +79,11 @@ func (s *Service) Restore() error {
 				if st.Status == "created" { // the daemon died between create and start
 					_ = task.Kill(9)
 				}
+				for _, mp := range r.MountPoints {
+					if mp.Type == "volume" && s.volumes != nil {
+						s.volumes.Remounted(mp.Name)
+					}
+				}
 				slog.Info("re-adopted running container", "id", r.ID[:12], "status", st.Status)
 				go s.monitor(e, task)
 				continue

@@ -68,6 +68,8 @@ type Deps struct {
 	// Networks attaches containers of the default network to the bridge;
 	// nil: they get a namespace with loopback only.
 	Networks Networks
+	// Volumes gives containers their volumes; nil: volumes are refused.
+	Volumes Volumes
 	// HostGateway is what --add-host NAME:host-gateway maps to: the
 	// default bridge's gateway, an address of the host ("": none).
 	HostGateway string
@@ -88,6 +90,7 @@ type Service struct {
 	unified    bool
 	networks   Networks // nil: no default bridge
 	hostGW     string   // --add-host's host-gateway
+	volumes    Volumes  // nil: no volumes
 
 	mu    sync.Mutex
 	byID  map[string]*entry
@@ -101,7 +104,7 @@ func NewService(d Deps) (*Service, error) {
 		return nil, err
 	}
 	return &Service{db: d.DB, layers: d.Layers, rt: d.Runtime, images: d.Images, bus: d.Events, root: d.Root, hostCaps: boundingSet(),
-		initBinary: d.InitBinary, cgroups: d.Cgroups, unified: d.Unified, networks: d.Networks, hostGW: d.HostGateway,
+		initBinary: d.InitBinary, cgroups: d.Cgroups, unified: d.Unified, networks: d.Networks, hostGW: d.HostGateway, volumes: d.Volumes,
 		byID: map[string]*entry{}, names: map[string]string{}, execs: map[string]*execSession{}}, nil
 }
 
@@ -331,8 +334,14 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 		s.mu.Unlock()
 		return CreateResult{}, err
 	}
-	rec, err := s.create(id, name, cfg, hc, img, want, extra, mounts)
+	mounts = imageVolumes(mounts, img.Config.Volumes)
+	err = s.acquireVolumes(id, mounts)
+	var rec *Record
+	if err == nil {
+		rec, err = s.create(id, name, cfg, hc, img, want, extra, mounts)
+	}
 	if err != nil {
+		s.releaseVolumes(id, mounts, true)
 		s.mu.Lock()
 		delete(s.names, name)
 		s.mu.Unlock()

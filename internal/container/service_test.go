@@ -110,13 +110,13 @@ func TestRemove(t *testing.T) {
 	if err := w.svc.Start(context.Background(), "busy"); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.svc.Remove("busy", false); !errdefs.IsConflict(err) {
+	if err := w.svc.Remove("busy", false, false); !errdefs.IsConflict(err) {
 		t.Fatalf("rm of a running container: %v, want a conflict", err)
 	}
 	if err := w.svc.Pause("busy"); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.svc.Remove("busy", true); err != nil {
+	if err := w.svc.Remove("busy", true, false); err != nil {
 		t.Fatalf("rm -f of a paused container: %v", err)
 	}
 	if _, err := w.svc.Get("busy"); !errdefs.IsNotFound(err) {

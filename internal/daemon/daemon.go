@@ -29,6 +29,7 @@ import (
 	"github.com/berthproject/berth/internal/api/inactive"
 	apinetworks "github.com/berthproject/berth/internal/api/networks"
 	apisystem "github.com/berthproject/berth/internal/api/system"
+	apivolumes "github.com/berthproject/berth/internal/api/volumes"
 	"github.com/berthproject/berth/internal/cgroupmount"
 	"github.com/berthproject/berth/internal/container"
 	"github.com/berthproject/berth/internal/content"
@@ -41,6 +42,7 @@ import (
 	"github.com/berthproject/berth/internal/runtime"
 	"github.com/berthproject/berth/internal/shimbin"
 	"github.com/berthproject/berth/internal/sysinfo"
+	"github.com/berthproject/berth/internal/volume"
 )
 
 // Version is the engine version, set at build time.
@@ -254,6 +256,28 @@ func (r imageResolver) Resolve(ref string) (container.ImageInfo, error) {
 	return container.ImageInfo{ID: img.ID, Top: img.TopLayer(), Size: img.Size, Config: img.Config.Config}, nil
 }
 
+// volumeAdapter gives containers their volumes from the volume service.
+type volumeAdapter struct{ s *volume.Service }
+
+func (a volumeAdapter) Acquire(name, ctr string, labels, opts map[string]string) (string, string, error) {
+	v, err := a.s.Create(volume.CreateOptions{Name: name, Labels: labels, Options: opts})
+	if err != nil {
+		return "", "", err
+	}
+	if err := a.s.Use(v.Name, ctr); err != nil {
+		return "", "", err
+	}
+	return v.Name, a.s.Path(v.Name), nil
+}
+
+func (a volumeAdapter) Mount(name string) (string, error) { return a.s.Mount(name) }
+func (a volumeAdapter) Unmount(name string)               { a.s.Unmount(name) }
+func (a volumeAdapter) Remounted(name string)             { a.s.Remounted(name) }
+func (a volumeAdapter) CopyUp(name, src string) error     { return a.s.CopyUp(name, src) }
+func (a volumeAdapter) Release(name, ctr string, remove bool) error {
+	return a.s.Release(name, ctr, remove)
+}
+
 // systemBackend answers the system routes.
 type systemBackend struct {
 	containers *container.Service
@@ -317,7 +341,7 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
-	bdb, err := db.Open(filepath.Join(cfg.DataRoot, "berth.db"), append(append(image.Buckets, container.Bucket), network.Buckets...)...)
+	bdb, err := db.Open(filepath.Join(cfg.DataRoot, "berth.db"), append(append(image.Buckets, container.Bucket, volume.Bucket), network.Buckets...)...)
 	if err != nil {
 		return err
 	}
@@ -391,10 +415,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("default bridge network: %w", err)
 	}
+	volumes, err := volume.New(bdb, filepath.Join(cfg.DataRoot, "volumes"))
+	if err != nil {
+		return fmt.Errorf("volumes: %w", err)
+	}
 	deps := container.Deps{
 		DB: bdb, Layers: ls, Runtime: container.Shims(rt), Images: imageResolver{images}, Events: bus,
 		Root: filepath.Join(cfg.DataRoot, "containers"), InitBinary: initBinary, Cgroups: hostCgroups, Unified: unified,
 	}
+	deps.Volumes = volumeAdapter{volumes}
 	if networks.Enabled() {
 		deps.Networks = networks
 		deps.HostGateway = networks.HostGateway()
@@ -407,6 +436,9 @@ func Run(ctx context.Context, cfg Config) error {
 	images.Registries = image.Registries{Insecure: cfg.InsecureRegistries, Mirrors: cfg.RegistryMirrors}
 	if err := containers.Restore(); err != nil {
 		return fmt.Errorf("restore containers: %w", err)
+	}
+	if err := volumes.Reconcile(containers.VolumeUsers()); err != nil {
+		return fmt.Errorf("reconcile volumes: %w", err)
 	}
 	if err := images.Reconcile(); err != nil {
 		return fmt.Errorf("reconcile images: %w", err)
@@ -431,6 +463,7 @@ func Run(ctx context.Context, cfg Config) error {
 		apiimages.New(images),
 		inactive.New(),
 		apinetworks.New(networks, containers),
+		apivolumes.New(volumes),
 	)
 	errc := make(chan error, len(endpoints))
 	for _, ep := range endpoints {

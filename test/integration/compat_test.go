@@ -228,7 +228,8 @@ func TestCreateValidationAsDocker(t *testing.T) {
 		{"relative tmpfs", `{"Image":"busybox","HostConfig":{"Tmpfs":{"tmp":""}}}`, "invalid mount path: 'tmp' mount path must be absolute"},
 		{"tmpfs twice", `{"Image":"busybox","HostConfig":{"Tmpfs":{"/x":""},"Mounts":[{"Type":"tmpfs","Target":"/x/"}]}}`, "Duplicate mount point: /x"},
 		{"mount target twice", `{"Image":"busybox","HostConfig":{"Binds":["/a:/d","/b:/d"]}}`, "Duplicate mount point: /d"},
-		{"bind refused", `{"Image":"busybox","HostConfig":{"Binds":["/a:/d"]}}`, "berth: -v (HostConfig.Binds) is not supported yet"},
+		{"bind on /", `{"Image":"busybox","HostConfig":{"Binds":["/a:/"]}}`, "invalid specification: destination can't be '/'"},
+		{"bind of a relative path", `{"Image":"busybox","HostConfig":{"Binds":["a/b:/d"]}}`, "create a/b: \"a/b\" includes invalid characters for a local volume name"},
 		{"host port out of range", `{"Image":"busybox","HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"99999"}]}}}`, "invalid port specification: \"99999\""},
 		{"publishing with host networking", `{"Image":"busybox","HostConfig":{"NetworkMode":"host","PortBindings":{"80/tcp":[{"HostPort":"8080"}]}}}`, "berth: -p/-P (HostConfig.PortBindings) publish on the default bridge only"},
 		{"digest algorithm as tag", `{"Image":"busybox:` + id + `"}`, "invalid reference format"},
@@ -591,7 +592,7 @@ func TestSecurityOptsAndDNSOptions(t *testing.T) {
 		{"--gpus all", "berth: --gpus (HostConfig.DeviceRequests) is not supported yet"},
 		{"--cpu-rt-runtime 100", "berth: --cpu-rt-runtime (HostConfig.CPURealtimeRuntime) is not supported yet"},
 		{"--health-cmd true", "berth: --health-cmd (Config.Healthcheck) is not supported yet"},
-		{"-v /data", "berth: -v (Config.Volumes) is not supported yet"},
+		{"--volumes-from nope", "berth: --volumes-from (HostConfig.VolumesFrom) is not supported yet"},
 	} {
 		args := append(append([]string{"create"}, strings.Fields(tc.args)...), "busybox")
 		res := testutil.Run(t, "", env, "docker", args...)

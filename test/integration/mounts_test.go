@@ -92,8 +92,7 @@ func TestBindMounts(t *testing.T) {
 		{[]string{"--mount", "type=bind,source=" + dir + ",target=/data,bind-propagation=weird"}, "invalid propagation mode: weird"},
 		{[]string{"--mount", "type=bind,source=" + dir + ",target=/data,color=red"}, "unexpected key 'color'"},
 		{[]string{"--mount", "type=tmpfs,source=x,target=/t"}, "field Source must not be specified"},
-		{[]string{"-v", "named:/data"}, "named and anonymous volumes"},
-		{[]string{"-v", "/anonymous"}, "named and anonymous volumes"}, // Config.Volumes, no bind covers it
+		{[]string{"-v", "no/pe:/data"}, "includes invalid characters for a local volume name"},
 	} {
 		res := d.Berth(append(append([]string{"run", "--rm"}, tc.args...), "busybox", "true")...)
 		if res.Code != 125 || !strings.Contains(res.Stderr, tc.want) {

@@ -20,7 +20,8 @@ type Backend interface {
 	Stop(ctx context.Context, ref string, timeout *int, sig string) error
 	Restart(ctx context.Context, ref string, timeout *int, sig string) error
 	Kill(ref, sig string) error
-	Remove(ref string, force bool) error
+	// Remove removes a container; with volumes its anonymous volumes too.
+	Remove(ref string, force, volumes bool) error
 	Prune(selects func(ctr.Record) bool) ([]string, int64, error)
 	Rename(ref, name string) error
 	Update(ref string, u container.UpdateConfig) ([]string, error)

@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/volume"
 
 	"github.com/berthproject/berth/internal/api/httputil"
 )
@@ -81,20 +80,4 @@ func (rt *Router) Register(mux *http.ServeMux) {
 		return errdefs.ErrUnavailable.WithMessage("This node is not part of a swarm")
 	})
 
-	// Volumes: none, until the volume service lands.
-	h("GET /volumes", func(w http.ResponseWriter, r *http.Request) error {
-		httputil.WriteJSON(w, http.StatusOK, volume.ListResponse{Volumes: []*volume.Volume{}, Warnings: []string{}})
-		return nil
-	})
-	h("GET /volumes/{name}", func(w http.ResponseWriter, r *http.Request) error {
-		return errdefs.ErrNotFound.WithMessage("get " + r.PathValue("name") + ": no such volume")
-	})
-	h("DELETE /volumes/{name}", func(w http.ResponseWriter, r *http.Request) error {
-		return errdefs.ErrNotFound.WithMessage("get " + r.PathValue("name") + ": no such volume")
-	})
-	h("POST /volumes/create", notImplemented("volumes are"))
-	h("POST /volumes/prune", func(w http.ResponseWriter, r *http.Request) error {
-		httputil.WriteJSON(w, http.StatusOK, volume.PruneReport{VolumesDeleted: []string{}})
-		return nil
-	})
 }

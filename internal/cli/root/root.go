@@ -14,6 +14,7 @@ import (
 	"github.com/berthproject/berth/internal/cli/command/network"
 	"github.com/berthproject/berth/internal/cli/command/registry"
 	"github.com/berthproject/berth/internal/cli/command/system"
+	"github.com/berthproject/berth/internal/cli/command/volume"
 )
 
 // Version is the CLI's version, set at build time.
@@ -60,6 +61,7 @@ func Main(args []string) int {
 	rootCmd.AddCommand(group)
 	rootCmd.AddCommand(image.Commands(c)...)
 	rootCmd.AddCommand(network.Command(c))
+	rootCmd.AddCommand(volume.Command(c))
 	rootCmd.AddCommand(registry.Commands(c)...)
 	rootCmd.AddCommand(system.Commands(c, Version)...)
 	sysGroup := &cobra.Command{Use: "system", Short: "Manage berth (info, events, dial-stdio)"}
