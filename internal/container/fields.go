@@ -37,8 +37,9 @@ var honoured = map[string]string{
 	"HostConfig.DNSOptions": "", "HostConfig.DNSSearch": "", "HostConfig.ExtraHosts": "", "HostConfig.GroupAdd": "",
 	"HostConfig.IpcMode": "private, shareable, host", "HostConfig.OomScoreAdj": "", "HostConfig.Privileged": "",
 	"HostConfig.ReadonlyRootfs": "", "HostConfig.SecurityOpt": "spec.ParseSecurityOpts refuses what it cannot do",
-	"Config.Volumes":   "only paths a bind covers (compose v1 sends those); anonymous volumes refused until volumes land",
-	"HostConfig.Tmpfs": "", "HostConfig.Binds": "host paths and volume names", "HostConfig.Mounts": "bind, volume and tmpfs", "HostConfig.ShmSize": "", "HostConfig.Sysctls": "", "HostConfig.Runtime": "runc",
+	"Config.Volumes":         "anonymous volumes (-v /path), or the target of a bind (compose v1 sends those)",
+	"HostConfig.VolumesFrom": "binds and volumes of the containers named, :ro/:rw",
+	"HostConfig.Tmpfs":       "", "HostConfig.Binds": "host paths and volume names", "HostConfig.Mounts": "bind, volume and tmpfs", "HostConfig.ShmSize": "", "HostConfig.Sysctls": "", "HostConfig.Runtime": "runc",
 	"HostConfig.Init": "", "HostConfig.MaskedPaths": "", "HostConfig.ReadonlyPaths": "",
 	"HostConfig.CPUShares": "", "HostConfig.Memory": "", "HostConfig.NanoCPUs": "", "HostConfig.CPUPeriod": "",
 	"HostConfig.CPUQuota": "", "HostConfig.CpusetCpus": "", "HostConfig.CpusetMems": "",
@@ -80,7 +81,6 @@ var refused = []refusal{
 		return hc == nil || len(hc.Test) == 1 && hc.Test[0] == "NONE"
 	}},
 
-	{field: "HostConfig.VolumesFrom", flag: "--volumes-from"},
 	{field: "HostConfig.VolumeDriver", flag: "--volume-driver"},
 	{field: "HostConfig.UsernsMode", flag: "--userns", ok: isOneOf("", "host")},
 	{field: "HostConfig.Cgroup", flag: "--cgroup"},

@@ -223,6 +223,7 @@ var effects = map[string][]string{
 	"HostConfig.Tmpfs":                {"TestHonouredOptionsTakeEffect"},
 	"HostConfig.Binds":                {"TestBindMounts", "TestComposeV1", "TestVolumes"},
 	"Config.Volumes":                  {"TestComposeV1", "TestVolumes"},
+	"HostConfig.VolumesFrom":          {"TestVolumes"},
 	"HostConfig.Mounts":               {"TestBindMounts", "TestVolumes"},
 	"HostConfig.ShmSize":              {"TestHonouredOptionsTakeEffect", "TestNamespaceOptions"},
 	"HostConfig.Sysctls":              {"TestHonouredOptionsTakeEffect"},

@@ -509,3 +509,45 @@ func (s *Service) VolumeUsers() map[string][]string {
 	}
 	return out
 }
+
+// volumesFrom adds the mounts of the containers --volumes-from names
+// (CONTAINER[:ro|rw]): their binds and volumes, read-only with :ro,
+// read-write with :rw, as they are otherwise; a mount of the container's
+// own at the same path wins.
+func (s *Service) volumesFrom(refs []string, mps []MountPoint) ([]MountPoint, error) {
+	covered := map[string]bool{}
+	for _, mp := range mps {
+		covered[mp.Destination] = true
+	}
+	for _, ref := range refs {
+		name, mode, _ := strings.Cut(ref, ":")
+		switch mode {
+		case "", "ro", "rw":
+		default:
+			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid mode for volumes-from: %s", mode))
+		}
+		e, err := s.lookup(name)
+		if err != nil {
+			return nil, notFoundAsInvalid(err)
+		}
+		e.mu.Lock()
+		from := append([]MountPoint(nil), e.rec.MountPoints...)
+		e.mu.Unlock()
+		for _, mp := range from {
+			if mp.Type == "tmpfs" || covered[mp.Destination] {
+				continue
+			}
+			switch mode {
+			case "ro":
+				mp.RW = false
+			case "rw":
+				mp.RW = true
+			}
+			mp.Anonymous = false // the other container's: never removed with this one
+			mp.Create = false
+			mps = append(mps, mp)
+			covered[mp.Destination] = true
+		}
+	}
+	return mps, nil
+}

@@ -264,7 +264,7 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 		}
 		name, err := s.networks.Lookup(string(m))
 		if err != nil {
-			return CreateResult{}, err
+			return CreateResult{}, notFoundAsInvalid(err)
 		}
 		hc.NetworkMode = container.NetworkMode(name)
 		if nc != nil { // the endpoint the CLI names as it was given (name or ID)
@@ -297,10 +297,13 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 	}
 	extra, err := s.extraNetworks(hc, nc)
 	if err != nil {
-		return CreateResult{}, err
+		return CreateResult{}, notFoundAsInvalid(err)
 	}
 	mounts, warnings, err := parseMounts(cfg, hc)
 	if err != nil {
+		return CreateResult{}, err
+	}
+	if mounts, err = s.volumesFrom(hc.VolumesFrom, mounts); err != nil {
 		return CreateResult{}, err
 	}
 	img, err := s.images.Resolve(cfg.Image)
@@ -358,6 +361,16 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 		warnings = append(warnings, "Minimum memory limit allowed is 6MB")
 	}
 	return CreateResult{ID: id, Warnings: warnings}, nil
+}
+
+// notFoundAsInvalid turns a 404 of something a create names (a network)
+// into a 400, as Docker does: a client takes a 404 from create for a
+// missing image, and would pull it.
+func notFoundAsInvalid(err error) error {
+	if errdefs.IsNotFound(err) {
+		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
+	}
+	return err
 }
 
 // endpointRequest is what create asks of the container's endpoint on

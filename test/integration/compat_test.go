@@ -65,7 +65,7 @@ func TestSetUpEndpointsAnswerAsDocker(t *testing.T) {
 		{"PUT", "/v1.47/containers/json", 404, `{"message":"page not found"}`},
 		{"GET", "/v1.47/volumes", 200, `{"Volumes":[],"Warnings":[]}`},
 		{"GET", "/v1.47/volumes/data", 404, `{"message":"get data: no such volume"}`},
-		{"POST", "/v1.47/volumes/create", 501, `{"message":"berth: volumes are not supported yet"}`},
+		{"DELETE", "/v1.47/volumes/data", 404, `{"message":"get data: no such volume"}`},
 		{"POST", "/v1.47/networks/create", 400, `{"message":"network name cannot be empty"}`},
 		{"GET", "/v1.47/networks/nope", 404, `{"message":"network nope not found"}`},
 		{"GET", `/v1.47/networks?filters={"foo":{"x":true}}`, 400, `{"message":"invalid filter 'foo'"}`},
@@ -592,7 +592,7 @@ func TestSecurityOptsAndDNSOptions(t *testing.T) {
 		{"--gpus all", "berth: --gpus (HostConfig.DeviceRequests) is not supported yet"},
 		{"--cpu-rt-runtime 100", "berth: --cpu-rt-runtime (HostConfig.CPURealtimeRuntime) is not supported yet"},
 		{"--health-cmd true", "berth: --health-cmd (Config.Healthcheck) is not supported yet"},
-		{"--volumes-from nope", "berth: --volumes-from (HostConfig.VolumesFrom) is not supported yet"},
+		{"--volumes-from nope", "No such container: nope"},
 	} {
 		args := append(append([]string{"create"}, strings.Fields(tc.args)...), "busybox")
 		res := testutil.Run(t, "", env, "docker", args...)

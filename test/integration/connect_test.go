@@ -61,10 +61,14 @@ func TestNetworkConnect(t *testing.T) {
 		{[]string{"network", "connect", "front", "web"}, "endpoint with name web already exists in network front"},
 		{[]string{"network", "connect", "host", "web"}, "container cannot be disconnected from host network or connected to host network"},
 		{[]string{"network", "connect", "nosuch", "web"}, "network nosuch not found"},
+		{[]string{"run", "--rm", "--network", "front", "--network", "nosuch", "busybox", "true"}, "network nosuch not found"},
+		{[]string{"run", "--rm", "--network", "nosuch", "busybox", "true"}, "network nosuch not found"},
 		{[]string{"network", "disconnect", "front", "web"}, "its network mode's network (front) is not supported yet"},
 		{[]string{"network", "disconnect", "back", "db2"}, "No such container"},
 	} {
-		if res := docker(tc.args...); res.Code == 0 || !strings.Contains(res.Stderr, tc.want) {
+		// (Not a 404 from create: the CLI would take it for a missing
+		// image and try to pull it.)
+		if res := docker(tc.args...); res.Code == 0 || !strings.Contains(res.Stderr, tc.want) || strings.Contains(res.Stderr, "Unable to find image") {
 			t.Errorf("docker %v: %s, want %q", tc.args, res, tc.want)
 		}
 	}

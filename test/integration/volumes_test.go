@@ -17,8 +17,9 @@ import (
 // first use and filled from the image (owners and modes kept) unless
 // nocopy, data kept across containers and a daemon restart, -v /path and
 // an image's VOLUME as anonymous volumes that rm -v and run --rm remove
-// and plain rm keeps, a volume in use refused (409) and never deleted by
-// removing a container, inspect's Mounts as Docker shows them.
+// and plain rm keeps, --volumes-from, a volume in use refused (409) and
+// never deleted by removing a container, inspect's Mounts as Docker shows
+// them.
 func TestVolumes(t *testing.T) {
 	dockerBin := needDocker(t)
 	t.Parallel()
@@ -73,6 +74,21 @@ func TestVolumes(t *testing.T) {
 	if res := docker("run", "--rm", "--mount", "type=volume,source=data,target=/d,readonly", "busybox", "touch", "/d/g"); res.Code == 0 || !strings.Contains(res.Stderr, "Read-only file system") {
 		t.Errorf("a readonly volume: %s", res)
 	}
+
+	// --volumes-from: the other container's volumes and binds, :ro.
+	host := t.TempDir()
+	must("create", "--name", "donor", "-v", "data:/d", "-v", host+":/h", "busybox", "true")
+	if res := docker("run", "--rm", "--volumes-from", "donor:ro", "busybox", "sh", "-c", "cat /d/f; ls -d /h; touch /d/g"); res.Code == 0 ||
+		!strings.HasPrefix(res.Stdout, "kept\n/h") || !strings.Contains(res.Stderr, "Read-only file system") {
+		t.Errorf("--volumes-from donor:ro: %s", res)
+	}
+	if got := must("run", "--rm", "--volumes-from", "donor", "-v", "fresh:/d", "busybox", "ls", "/d"); got != "file" {
+		t.Errorf("a mount of the container's own over one of --volumes-from: %q", got)
+	}
+	if res := docker("run", "--rm", "--volumes-from", "donor:rx", "busybox", "true"); res.Code == 0 || !strings.Contains(res.Stderr, "invalid mode for volumes-from: rx") {
+		t.Errorf("--volumes-from with a bad mode: %s", res)
+	}
+	must("rm", "donor")
 
 	// In use: refused, then kept by rm of the container.
 	must("create", "--name", "user", "-v", "data:/d", "-v", "/anon", "seeded", "true")

@@ -183,7 +183,7 @@ func (rt *Router) kill(w http.ResponseWriter, r *http.Request) error {
 
 func (rt *Router) remove(w http.ResponseWriter, r *http.Request) error {
 	if httputil.BoolValue(r, "link") {
-		return errdefs.ErrInvalidArgument.WithMessage("berth: rm --link (removing a legacy link) is not supported yet")
+		return errdefs.ErrInvalidArgument.WithMessage("berth: rm --link is not supported yet (it removes a legacy link)")
 	}
 	if err := rt.b.Remove(r.PathValue("id"), httputil.BoolValue(r, "force"), httputil.BoolValue(r, "v")); err != nil {
 		return err

@@ -25,7 +25,7 @@ type hostFlags struct {
 	blkioWeight                                          uint16
 	oomKillDisable                                       bool
 	publish, expose, links, aliases                      []string
-	volumes, mounts                                      []string
+	volumes, mounts, volumesFrom                         []string
 	ip, ip6, mac                                         string
 	publishAll                                           bool
 }
@@ -52,6 +52,7 @@ func (f *hostFlags) add(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.links, "link", nil, "Add link to another container (NAME[:ALIAS])")
 	fs.StringArrayVar(&f.aliases, "network-alias", nil, "Add network-scoped alias for the container")
 	fs.StringArrayVarP(&f.volumes, "volume", "v", nil, "Bind mount a volume (/host/path:/container/path[:ro|rw|z|Z|shared|slave|private...])")
+	fs.StringArrayVar(&f.volumesFrom, "volumes-from", nil, "Mount volumes from the specified container(s) (CONTAINER[:ro|rw])")
 	fs.StringArrayVar(&f.mounts, "mount", nil, "Attach a filesystem mount to the container (type=bind|tmpfs,source=,target=,readonly,...)")
 	fs.StringVar(&f.ip, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
 	fs.StringVar(&f.ip6, "ip6", "", "IPv6 address (e.g., 2001:db8::33)")
@@ -76,6 +77,7 @@ func (f *hostFlags) apply(fs *pflag.FlagSet, cfg *container.Config, hc *containe
 			cfg.Volumes[v] = struct{}{}
 		}
 	}
+	hc.VolumesFrom = f.volumesFrom
 	for _, m := range f.mounts {
 		mnt, err := parseMountFlag(m)
 		if err != nil {
