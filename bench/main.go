@@ -193,6 +193,22 @@ func run(ctx context.Context, o options) error {
 	for _, e := range engines {
 		_, _ = e.do(ctx, "rm", "-f", "bench-exec")
 	}
+	// A volume: the same run with an existing named volume mounted.
+	for _, e := range engines {
+		if _, err := e.do(ctx, "volume", "create", "benchvol"); err != nil {
+			return err
+		}
+	}
+	if res, err = interleave(ctx, engines, o.runs, func(e *engine) []string {
+		return e.cmd("run", "--rm", "-v", "benchvol:/data", "busybox", "true")
+	}); err != nil {
+		return err
+	}
+	add(fmt.Sprintf("`run --rm -v benchvol:/data busybox true` (an existing volume), %d runs", o.runs), res)
+	if res, err = interleave(ctx, engines, o.runs, func(e *engine) []string { return e.cmd("run", "--rm", "busybox", "true") }); err != nil {
+		return err
+	}
+	add(fmt.Sprintf("`run --rm busybox true` again, right after (to compare with the row above), %d runs", o.runs), res)
 	netRows, err := benchNetwork(ctx, o, engines, tmp, b)
 	if err != nil {
 		return err
