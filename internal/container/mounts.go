@@ -270,15 +270,13 @@ func validPropagation(p mount.Propagation) bool {
 // mount that propagates. It returns the rootfs propagation they need.
 func (s *Service) mountSpecs(mps []MountPoint, rootfs string) (_ []specs.Mount, _ string, err error) {
 	sorted := append([]MountPoint(nil), mps...)
+	sortByDepth(sorted)
 	var mounted []MountPoint
 	defer func() {
 		if err != nil {
 			s.unmountVolumes(mounted)
 		}
 	}()
-	sort.SliceStable(sorted, func(i, j int) bool {
-		return strings.Count(sorted[i].Destination, "/") < strings.Count(sorted[j].Destination, "/")
-	})
 	var out []specs.Mount
 	rootProp := ""
 	for _, mp := range sorted {
@@ -550,4 +548,11 @@ func (s *Service) volumesFrom(refs []string, mps []MountPoint) ([]MountPoint, er
 		}
 	}
 	return mps, nil
+}
+
+// sortByDepth orders mounts parents first.
+func sortByDepth(mps []MountPoint) {
+	sort.SliceStable(mps, func(i, j int) bool {
+		return strings.Count(mps[i].Destination, "/") < strings.Count(mps[j].Destination, "/")
+	})
 }

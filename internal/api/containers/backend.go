@@ -1,6 +1,7 @@
 package containers
 
 import (
+	"io"
 	"context"
 
 	"github.com/docker/docker/api/types/container"
@@ -34,6 +35,9 @@ type Backend interface {
 	Top(ref, psArgs string) ([]string, [][]string, error)
 	Stats(ref string) (ctr.Record, *cgroups.Stats, error)
 	Size(ref string) (rw, rootfs int64, err error)
+	StatPath(ref, path string) (container.PathStat, error)
+	ArchivePath(ref, path string) (io.ReadCloser, container.PathStat, error)
+	ExtractTo(ref, path string, r io.Reader, o ctr.ExtractOptions) error
 	ExecCreate(ref string, cfg ctr.ExecConfig) (string, error)
 	ExecStart(id string, detach bool, consoleSize *[2]uint) (*ctr.Stream, error)
 	ExecInspect(id string) (ctr.ExecInfo, error)

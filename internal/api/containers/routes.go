@@ -36,6 +36,9 @@ func (rt *Router) Register(mux *http.ServeMux) {
 		"POST /exec/{id}/start":         rt.execStart,
 		"POST /exec/{id}/resize":        rt.execResize,
 		"GET /exec/{id}/json":           rt.execInspect,
+		"HEAD /containers/{id}/archive": rt.archiveStat,
+		"GET /containers/{id}/archive":  rt.archiveGet,
+		"PUT /containers/{id}/archive":  rt.archivePut,
 	} {
 		mux.HandleFunc(pattern, handle(h))
 	}
