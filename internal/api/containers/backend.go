@@ -1,8 +1,8 @@
 package containers
 
 import (
-	"io"
 	"context"
+	"io"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
