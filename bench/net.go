@@ -17,6 +17,8 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
+
+	"github.com/berthproject/berth/internal/network/bridge"
 )
 
 // netpeerImage builds bench/netpeer (static) and returns an image tarball
@@ -269,7 +271,7 @@ func (e *engine) netObjects(ctx context.Context) (map[string]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	links, err := netlink.LinkList()
+	links, err := bridge.Links()
 	if err != nil {
 		return nil, err
 	}

@@ -21,20 +21,27 @@ import (
 // Files in and out of a container (cp, the archive API). Paths resolve
 // inside the container's root as the container sees it, through its
 // mounts: a running container's is /proc/PID/root (its own mount
-// namespace: binds and volumes included); a stopped container's root is
+// namespace: binds and volumes included), held open; a stopped container's root is
 // mounted for the copy with its binds and volumes bound in, and the
 // container cannot start until the copy is done. Every path is resolved
 // with securejoin inside that root, symlinks included, so nothing a
 // container holds can lead a copy out of it.
 
 // fsRoot returns the container's root as the copy sees it and a release
-// function; e.mu is held until release (a stopped container does not
-// start meanwhile).
+// function. A running container's is its process's root, held open (as
+// /proc/self/fd/N: it stays that container's even if the process exits
+// and its pid is reused); for a stopped container e.mu is held until
+// release, so that it does not start meanwhile.
 func (s *Service) fsRoot(e *entry) (string, func(), error) {
 	e.mu.Lock()
 	rec := e.rec
 	if rec.Running() && rec.State.Pid > 0 {
-		return fmt.Sprintf("/proc/%d/root", rec.State.Pid), e.mu.Unlock, nil
+		f, err := os.Open(fmt.Sprintf("/proc/%d/root", rec.State.Pid))
+		e.mu.Unlock()
+		if err != nil {
+			return "", nil, fmt.Errorf("the container's root: %w", err)
+		}
+		return fmt.Sprintf("/proc/self/fd/%d", f.Fd()), func() { f.Close() }, nil
 	}
 	rootfs, err := s.layers.Mount(rec.ID, rec.ImageTop)
 	if err != nil {

@@ -21,6 +21,8 @@ import (
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 
+	"github.com/berthproject/berth/internal/network/bridge"
+
 	"github.com/berthproject/berth/internal/testutil"
 )
 
@@ -31,7 +33,7 @@ func bridgePorts(t *testing.T, br string) []string {
 	if err != nil {
 		t.Fatalf("bridge %s: %v", br, err)
 	}
-	links, err := netlink.LinkList()
+	links, err := bridge.Links()
 	if err != nil {
 		t.Fatal(err)
 	}

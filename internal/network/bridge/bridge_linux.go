@@ -34,7 +34,7 @@ func EnsureBridge(name string, gw *net.IPNet) error {
 	if _, ok := link.(*netlink.Bridge); !ok {
 		return fmt.Errorf("%s exists and is not a bridge (%s)", name, link.Type())
 	}
-	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+	addrs, err := dump(func() ([]netlink.Addr, error) { return netlink.AddrList(link, netlink.FAMILY_V4) })
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func EnsureAddr6(name string, gw *net.IPNet) error {
 	if err != nil {
 		return fmt.Errorf("bridge %s: %w", name, err)
 	}
-	addrs, err := netlink.AddrList(link, netlink.FAMILY_V6)
+	addrs, err := dump(func() ([]netlink.Addr, error) { return netlink.AddrList(link, netlink.FAMILY_V6) })
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func EnsureAddr6(name string, gw *net.IPNet) error {
 
 // Routes6 are the IPv6 destinations the host routes now.
 func Routes6() ([]*net.IPNet, error) {
-	rs, err := netlink.RouteList(nil, netlink.FAMILY_V6)
+	rs, err := dump(func() ([]netlink.Route, error) { return netlink.RouteList(nil, netlink.FAMILY_V6) })
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +121,7 @@ func Ports(name string) ([]string, error) {
 	if err != nil {
 		return nil, nil
 	}
-	links, err := netlink.LinkList()
+	links, err := dump(netlink.LinkList)
 	if err != nil {
 		return nil, err
 	}
@@ -298,7 +298,7 @@ func Connect(bridge, nsPath string, ep Endpoint) error {
 // Routes are the IPv4 destinations the host routes now, but through the
 // link skip (to choose a subnet nobody else uses).
 func Routes(skip string) ([]*net.IPNet, error) {
-	rs, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	rs, err := dump(func() ([]netlink.Route, error) { return netlink.RouteList(nil, netlink.FAMILY_V4) })
 	if err != nil {
 		return nil, err
 	}
@@ -314,3 +314,21 @@ func Routes(skip string) ([]*net.IPNet, error) {
 	}
 	return out, nil
 }
+
+// dump runs a netlink dump again when the kernel's table changed while it
+// was read (ErrDumpInterrupted: other links or routes come and go on a
+// busy host); after a few tries it takes the last, possibly inconsistent,
+// result rather than fail.
+func dump[T any](f func() ([]T, error)) ([]T, error) {
+	var out []T
+	var err error
+	for i := 0; i < 5; i++ {
+		if out, err = f(); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// Links lists the host's links (the netlink dump retried as dump does).
+func Links() ([]netlink.Link, error) { return dump(netlink.LinkList) }
