@@ -152,6 +152,19 @@ func TestVolumes(t *testing.T) {
 			t.Errorf("docker %v: %s, want %q", tc.args, res, tc.want)
 		}
 	}
+	// berth's own volume commands.
+	if got := d.Must("volume", "create", "--label", "via=berth", "viaberth"); got != "viaberth" {
+		t.Errorf("berth volume create: %q", got)
+	}
+	if got := d.Must("volume", "ls", "--filter", "label=via=berth", "--format", "{{.Driver}} {{.Name}}"); got != "local viaberth" {
+		t.Errorf("berth volume ls: %q", got)
+	}
+	if got := d.Must("volume", "inspect", "-f", "{{.Labels.via}}", "viaberth"); got != "berth" {
+		t.Errorf("berth volume inspect: %q", got)
+	}
+	if res := d.Berth("volume", "rm", "viaberth", "nosuch"); res.Code != 1 || res.Stdout != "viaberth\n" || !strings.Contains(res.Stderr, "no such volume") {
+		t.Errorf("berth volume rm of one that exists and one that does not: %s", res)
+	}
 	if res := docker("volume", "rm", "-f", "nosuch"); res.Code != 0 {
 		t.Errorf("volume rm -f of a missing volume: %s", res)
 	}

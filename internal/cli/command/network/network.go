@@ -1,12 +1,13 @@
 package network
 
 import (
+	"context"
 	"fmt"
 	"net"
-	"strings"
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
 
 	"github.com/berthproject/berth/internal/cli"
@@ -30,7 +31,7 @@ func newCreate(c *cli.CLI) *cobra.Command {
 		Args:  cli.RequiresExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req := network.CreateOptions{Driver: driver, Internal: internal, Attachable: attachable,
-				Labels: kv(labels), Options: kv(opts)}
+				Labels: cli.KeyValues(labels), Options: cli.KeyValues(opts)}
 			if cmd.Flags().Changed("ipv6") {
 				req.EnableIPv6 = &ipv6
 			}
@@ -109,18 +110,6 @@ func ipamConfig(subnets, gateways, ranges []string) (*network.IPAM, error) {
 	return ipam, nil
 }
 
-func kv(list []string) map[string]string {
-	if len(list) == 0 {
-		return nil
-	}
-	m := map[string]string{}
-	for _, s := range list {
-		k, v, _ := strings.Cut(s, "=")
-		m[k] = v
-	}
-	return m
-}
-
 func newList(c *cli.CLI) *cobra.Command {
 	var quiet bool
 	var format string
@@ -131,16 +120,11 @@ func newList(c *cli.CLI) *cobra.Command {
 		Short:   "List networks",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f := filters.NewArgs()
-			for _, kv := range filter {
-				k, v, _ := strings.Cut(kv, "=")
-				f.Add(k, v)
-			}
 			cl, err := c.Client(cmd.Context())
 			if err != nil {
 				return err
 			}
-			nets, err := cl.NetworkList(cmd.Context(), network.ListOptions{Filters: f})
+			nets, err := cl.NetworkList(cmd.Context(), network.ListOptions{Filters: cli.FilterArgs(filter)})
 			if err != nil {
 				return err
 			}
@@ -175,23 +159,10 @@ func newList(c *cli.CLI) *cobra.Command {
 }
 
 func newInspect(c *cli.CLI) *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:   "inspect [OPTIONS] NETWORK [NETWORK...]",
-		Short: "Display detailed information on one or more networks",
-		Args:  cli.RequiresMinArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := c.Client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return cli.Inspect(c, args, format, func(ref string) (any, []byte, error) {
-				return cl.NetworkInspectWithRaw(cmd.Context(), ref, network.InspectOptions{})
-			})
-		},
-	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")
-	return cmd
+	return cli.NewInspectCommand(c, "inspect [OPTIONS] NETWORK [NETWORK...]", "Display detailed information on one or more networks",
+		func(ctx context.Context, cl *client.Client, ref string) (any, []byte, error) {
+			return cl.NetworkInspectWithRaw(ctx, ref, network.InspectOptions{})
+		})
 }
 
 func newRemove(c *cli.CLI) *cobra.Command {
@@ -205,19 +176,7 @@ func newRemove(c *cli.CLI) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			failed := false
-			for _, n := range args {
-				if err := cl.NetworkRemove(cmd.Context(), n); err != nil {
-					fmt.Fprintln(c.Err, "Error response from daemon:", strings.TrimPrefix(err.Error(), "Error response from daemon: "))
-					failed = true
-					continue
-				}
-				fmt.Fprintln(c.Out, n)
-			}
-			if failed {
-				return cli.StatusError{Code: 1}
-			}
-			return nil
+			return cli.RemoveEach(c, args, func(n string) error { return cl.NetworkRemove(cmd.Context(), n) })
 		},
 	}
 }

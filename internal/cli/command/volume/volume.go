@@ -1,11 +1,11 @@
 package volume
 
 import (
+	"context"
 	"fmt"
-	"strings"
 
-	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
@@ -17,27 +17,6 @@ func Command(c *cli.CLI) *cobra.Command {
 	cmd := &cobra.Command{Use: "volume", Short: "Manage volumes"}
 	cmd.AddCommand(newCreate(c), newList(c), newInspect(c), newRemove(c), newPrune(c))
 	return cmd
-}
-
-func kv(list []string) map[string]string {
-	if len(list) == 0 {
-		return nil
-	}
-	m := map[string]string{}
-	for _, s := range list {
-		k, v, _ := strings.Cut(s, "=")
-		m[k] = v
-	}
-	return m
-}
-
-func filterArgs(list []string) filters.Args {
-	f := filters.NewArgs()
-	for _, s := range list {
-		k, v, _ := strings.Cut(s, "=")
-		f.Add(k, v)
-	}
-	return f
 }
 
 func newCreate(c *cli.CLI) *cobra.Command {
@@ -58,7 +37,7 @@ func newCreate(c *cli.CLI) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			v, err := cl.VolumeCreate(cmd.Context(), volume.CreateOptions{Name: name, Driver: driver, DriverOpts: kv(opts), Labels: kv(labels)})
+			v, err := cl.VolumeCreate(cmd.Context(), volume.CreateOptions{Name: name, Driver: driver, DriverOpts: cli.KeyValues(opts), Labels: cli.KeyValues(labels)})
 			if err != nil {
 				return err
 			}
@@ -88,7 +67,7 @@ func newList(c *cli.CLI) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			resp, err := cl.VolumeList(cmd.Context(), volume.ListOptions{Filters: filterArgs(filter)})
+			resp, err := cl.VolumeList(cmd.Context(), volume.ListOptions{Filters: cli.FilterArgs(filter)})
 			if err != nil {
 				return err
 			}
@@ -122,23 +101,10 @@ func newList(c *cli.CLI) *cobra.Command {
 }
 
 func newInspect(c *cli.CLI) *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:   "inspect [OPTIONS] VOLUME [VOLUME...]",
-		Short: "Display detailed information on one or more volumes",
-		Args:  cli.RequiresMinArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := c.Client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return cli.Inspect(c, args, format, func(ref string) (any, []byte, error) {
-				return cl.VolumeInspectWithRaw(cmd.Context(), ref)
-			})
-		},
-	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")
-	return cmd
+	return cli.NewInspectCommand(c, "inspect [OPTIONS] VOLUME [VOLUME...]", "Display detailed information on one or more volumes",
+		func(ctx context.Context, cl *client.Client, ref string) (any, []byte, error) {
+			return cl.VolumeInspectWithRaw(ctx, ref)
+		})
 }
 
 func newRemove(c *cli.CLI) *cobra.Command {
@@ -153,19 +119,7 @@ func newRemove(c *cli.CLI) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			failed := false
-			for _, v := range args {
-				if err := cl.VolumeRemove(cmd.Context(), v, force); err != nil {
-					fmt.Fprintln(c.Err, "Error response from daemon:", strings.TrimPrefix(err.Error(), "Error response from daemon: "))
-					failed = true
-					continue
-				}
-				fmt.Fprintln(c.Out, v)
-			}
-			if failed {
-				return cli.StatusError{Code: 1}
-			}
-			return nil
+			return cli.RemoveEach(c, args, func(v string) error { return cl.VolumeRemove(cmd.Context(), v, force) })
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force the removal of one or more volumes")
@@ -184,7 +138,7 @@ func newPrune(c *cli.CLI) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			f := filterArgs(filter)
+			f := cli.FilterArgs(filter)
 			if all {
 				f.Add("all", "true")
 			}
