@@ -192,13 +192,22 @@ func (s *Service) ArchivePath(ref, p string) (io.ReadCloser, container.PathStat,
 
 // writeTar writes the tree at src to w under the name base.
 func writeTar(w io.Writer, src, base string) error {
+	return writeTarNamed(w, src, func(rel string) string { return filepath.ToSlash(filepath.Join(base, rel)) })
+}
+
+// writeTarNamed writes the tree at src to w, each entry named by name
+// from its path relative to src ("." for src itself; "" skips it).
+func writeTarNamed(w io.Writer, src string, name func(rel string) string) error {
 	tw := tar.NewWriter(w)
 	err := filepath.Walk(src, func(path string, fi os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(src, path)
-		name := filepath.ToSlash(filepath.Join(base, rel))
+		name := name(rel)
+		if name == "" || name == "." {
+			return nil
+		}
 		link := ""
 		if fi.Mode()&os.ModeSymlink != 0 {
 			if link, err = os.Readlink(path); err != nil {

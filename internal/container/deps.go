@@ -75,6 +75,10 @@ type Layers interface {
 	RemoveRW(id string) error
 	RWIDs() ([]string, error)
 	RWSize(id string) (int64, error)
+	// RWDiff is container id's read-write layer (overlayfs's upper
+	// directory); Lowers an image's layer directories, top first.
+	RWDiff(id string) string
+	Lowers(image digest.Digest) ([]string, error)
 }
 
 // Runtime is what the service needs of the container runtime

@@ -283,7 +283,9 @@ func (l *fakeLayers) RWIDs() ([]string, error) {
 	}
 	return ids, err
 }
-func (l *fakeLayers) RWSize(string) (int64, error) { return 0, nil }
+func (l *fakeLayers) RWSize(string) (int64, error)           { return 0, nil }
+func (l *fakeLayers) RWDiff(id string) string                { return filepath.Join(l.root, id) }
+func (l *fakeLayers) Lowers(digest.Digest) ([]string, error) { return nil, nil }
 func (l *fakeLayers) has(id string) bool {
 	_, err := os.Stat(filepath.Join(l.root, id))
 	return err == nil

@@ -198,6 +198,10 @@ func randomLink() string {
 	return string(b)
 }
 
+// Lowers returns the directories of chain and its ancestors, top first:
+// an image's layers as overlayfs stacks them.
+func (s *Store) Lowers(chain digest.Digest) ([]string, error) { return s.lowers(chain) }
+
 // lowers returns the short-link paths of chain and its ancestors, top first.
 func (s *Store) lowers(chain digest.Digest) ([]string, error) {
 	var out []string

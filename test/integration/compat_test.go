@@ -74,7 +74,7 @@ func TestSetUpEndpointsAnswerAsDocker(t *testing.T) {
 		{"GET", `/v1.47/containers/json?filters={"volume":{"x":true}}`, 200, `[]`},
 		{"POST", "/v1.47/build", 501, `{"message":"berth: building images (docker build) is not supported yet"}`},
 		{"GET", "/v1.47/system/df", 501, `{"message":"berth: system df is not supported yet"}`},
-		{"GET", "/v1.47/containers/x/changes", 501, `{"message":"berth: diff (container changes) is not supported yet"}`},
+		{"GET", "/v1.47/containers/x/changes", 404, `{"message":"No such container: x"}`},
 	} {
 		status, body := getJSON(t, d, tc.method, tc.path, nil)
 		want := tc.body

@@ -80,3 +80,24 @@ func (rt *Router) archivePut(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
+
+func (rt *Router) changes(w http.ResponseWriter, r *http.Request) error {
+	ch, err := rt.b.Changes(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	httputil.WriteJSON(w, http.StatusOK, ch)
+	return nil
+}
+
+func (rt *Router) export(w http.ResponseWriter, r *http.Request) error {
+	rc, err := rt.b.Export(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	w.Header().Set("Content-Type", "application/x-tar")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.Copy(w, rc) // a failure midway can only cut the stream
+	return nil
+}

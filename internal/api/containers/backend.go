@@ -38,6 +38,8 @@ type Backend interface {
 	StatPath(ref, path string) (container.PathStat, error)
 	ArchivePath(ref, path string) (io.ReadCloser, container.PathStat, error)
 	ExtractTo(ref, path string, r io.Reader, o ctr.ExtractOptions) error
+	Changes(ref string) ([]container.FilesystemChange, error)
+	Export(ref string) (io.ReadCloser, error)
 	ExecCreate(ref string, cfg ctr.ExecConfig) (string, error)
 	ExecStart(id string, detach bool, consoleSize *[2]uint) (*ctr.Stream, error)
 	ExecInspect(id string) (ctr.ExecInfo, error)

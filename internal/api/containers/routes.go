@@ -39,6 +39,8 @@ func (rt *Router) Register(mux *http.ServeMux) {
 		"HEAD /containers/{id}/archive": rt.archiveStat,
 		"GET /containers/{id}/archive":  rt.archiveGet,
 		"PUT /containers/{id}/archive":  rt.archivePut,
+		"GET /containers/{id}/changes":  rt.changes,
+		"GET /containers/{id}/export":   rt.export,
 	} {
 		mux.HandleFunc(pattern, handle(h))
 	}

@@ -38,8 +38,6 @@ func (rt *Router) Register(mux *http.ServeMux) {
 		"POST /session":                    "BuildKit sessions are",
 		"POST /commit":                     "commit is",
 		"GET /images/search":               "searching a registry is",
-		"GET /containers/{id}/changes":     "diff (container changes) is",
-		"GET /containers/{id}/export":      "export is",
 		"GET /containers/{id}/attach/ws":   "attaching over a websocket is",
 		"GET /system/df":                   "system df is",
 		"GET /distribution/{name...}":      "the distribution inspect endpoint is",

@@ -17,7 +17,7 @@ func Commands(c *cli.CLI) []*cobra.Command {
 		newRunCommand(c), newCreateCommand(c), newStartCommand(c), newPsCommand(c), newLogsCommand(c),
 		newWaitCommand(c), newStopCommand(c, "stop"), newStopCommand(c, "restart"), newKillCommand(c),
 		newRmCommand(c), newExecCommand(c), newAttachCommand(c), newTopCommand(c), newRenameCommand(c), newUpdateCommand(c), newPortCommand(c),
-		newStatsCommand(c), newCpCommand(c),
+		newStatsCommand(c), newCpCommand(c), newDiffCommand(c), newExportCommand(c),
 		newSimpleCommand(c, "pause", "Pause all processes within one or more containers", func(ctx context.Context, cl *client.Client, id string) error {
 			return cl.ContainerPause(ctx, id)
 		}),
