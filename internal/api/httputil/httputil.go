@@ -285,3 +285,31 @@ func MatchLabels(want []string, labels map[string]string) bool {
 	}
 	return true
 }
+
+// BoolFilter reads a true/false filter ("dangling", "all"): set reports
+// whether it was given at all (ExactMatch alone is true for an absent
+// key).
+func BoolFilter(f filters.Args, key string) (value, set bool) {
+	if !f.Contains(key) {
+		return false, false
+	}
+	return f.ExactMatch(key, "true") || f.ExactMatch(key, "1"), true
+}
+
+// BoolFilterExcludes reports whether the true/false filter key was given
+// and value is not what it asks for (an object a "dangling=true" list
+// leaves out).
+func BoolFilterExcludes(f filters.Args, key string, value bool) bool {
+	want, set := BoolFilter(f, key)
+	return set && want != value
+}
+
+// AnyMatch reports whether ok holds for one of vs (a filter's values).
+func AnyMatch(vs []string, ok func(string) bool) bool {
+	for _, v := range vs {
+		if ok(v) {
+			return true
+		}
+	}
+	return false
+}

@@ -99,11 +99,8 @@ func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := []imagetypes.Summary{}
 	for _, img := range imgs {
-		if f.Contains("dangling") {
-			dangling := len(img.Tags) == 0
-			if f.ExactMatch("dangling", "true") != dangling && !(f.ExactMatch("dangling", "1") && dangling) {
-				continue
-			}
+		if httputil.BoolFilterExcludes(f, "dangling", len(img.Tags) == 0) {
+			continue
 		}
 		if f.Contains("label") && !httputil.MatchLabels(f.Get("label"), img.Config.Config.Labels) {
 			continue
@@ -226,8 +223,8 @@ func (rt *Router) prune(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// ExactMatch is true for an absent key: ask Contains first.
-	all := f.Contains("dangling") && (f.ExactMatch("dangling", "false") || f.ExactMatch("dangling", "0"))
+	dangling, set := httputil.BoolFilter(f, "dangling")
+	all := set && !dangling
 	sel, err := httputil.PruneSelector(f)
 	if err != nil {
 		return err

@@ -86,15 +86,6 @@ func (rt *Router) disconnect(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func anyMatch(vs []string, ok func(string) bool) bool {
-	for _, v := range vs {
-		if ok(v) {
-			return true
-		}
-	}
-	return false
-}
-
 func builtin(n network.Inspect) bool {
 	return n.Name == "bridge" || n.Name == "host" || n.Name == "none"
 }
@@ -110,13 +101,13 @@ func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 		if builtin(n) {
 			typ = "builtin"
 		}
-		if f.Contains("name") && !anyMatch(f.Get("name"), func(v string) bool { return strings.Contains(n.Name, v) }) ||
-			f.Contains("id") && !anyMatch(f.Get("id"), func(v string) bool { return strings.HasPrefix(n.ID, v) }) ||
+		if f.Contains("name") && !httputil.AnyMatch(f.Get("name"), func(v string) bool { return strings.Contains(n.Name, v) }) ||
+			f.Contains("id") && !httputil.AnyMatch(f.Get("id"), func(v string) bool { return strings.HasPrefix(n.ID, v) }) ||
 			f.Contains("driver") && !f.ExactMatch("driver", n.Driver) ||
 			f.Contains("scope") && !f.ExactMatch("scope", n.Scope) ||
 			f.Contains("type") && !f.ExactMatch("type", typ) ||
 			f.Contains("label") && !httputil.MatchLabels(f.Get("label"), n.Labels) ||
-			f.Contains("dangling") && (f.ExactMatch("dangling", "true") || f.ExactMatch("dangling", "1")) != (len(n.Containers) == 0 && !builtin(n)) {
+			httputil.BoolFilterExcludes(f, "dangling", len(n.Containers) == 0 && !builtin(n)) {
 			continue
 		}
 		if !r.URL.Query().Has("verbose") {
@@ -216,15 +207,11 @@ func (rt *Router) prune(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	until, err := httputil.Until(f)
+	sel, err := httputil.PruneSelector(f)
 	if err != nil {
 		return err
 	}
-	removed, err := rt.b.Prune(func(n network.Inspect) bool {
-		return f.Contains("label") && !httputil.MatchLabels(f.Get("label"), n.Labels) ||
-			f.Contains("label!") && httputil.MatchLabels(f.Get("label!"), n.Labels) ||
-			!until.IsZero() && !n.Created.Before(until)
-	})
+	removed, err := rt.b.Prune(func(n network.Inspect) bool { return !sel(n.Created, n.Labels) })
 	if err != nil {
 		return err
 	}

@@ -55,25 +55,16 @@ func (rt *Router) list(w http.ResponseWriter, r *http.Request) error {
 	out := volume.ListResponse{Volumes: []*volume.Volume{}, Warnings: []string{}}
 	for _, v := range rt.b.List() {
 		dangling := len(v.UsedBy) == 0
-		if f.Contains("name") && !anyMatch(f.Get("name"), func(s string) bool { return strings.Contains(v.Name, s) }) ||
+		if f.Contains("name") && !httputil.AnyMatch(f.Get("name"), func(s string) bool { return strings.Contains(v.Name, s) }) ||
 			f.Contains("label") && !httputil.MatchLabels(f.Get("label"), v.Labels) ||
 			f.Contains("driver") && !f.ExactMatch("driver", v.Driver) ||
-			f.Contains("dangling") && (f.ExactMatch("dangling", "true") || f.ExactMatch("dangling", "1")) != dangling {
+			httputil.BoolFilterExcludes(f, "dangling", dangling) {
 			continue
 		}
 		out.Volumes = append(out.Volumes, rt.apiVolume(v))
 	}
 	httputil.WriteJSON(w, http.StatusOK, out)
 	return nil
-}
-
-func anyMatch(vs []string, ok func(string) bool) bool {
-	for _, v := range vs {
-		if ok(v) {
-			return true
-		}
-	}
-	return false
 }
 
 func (rt *Router) inspect(w http.ResponseWriter, r *http.Request) error {
@@ -114,11 +105,12 @@ func (rt *Router) prune(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	all := f.Contains("all") && (f.ExactMatch("all", "true") || f.ExactMatch("all", "1"))
-	gone, freed, err := rt.b.Prune(all, func(v volsvc.Volume) bool {
-		return f.Contains("label") && !httputil.MatchLabels(f.Get("label"), v.Labels) ||
-			f.Contains("label!") && httputil.MatchLabels(f.Get("label!"), v.Labels)
-	})
+	all, _ := httputil.BoolFilter(f, "all")
+	sel, err := httputil.PruneSelector(f)
+	if err != nil {
+		return err
+	}
+	gone, freed, err := rt.b.Prune(all, func(v volsvc.Volume) bool { return !sel(v.CreatedAt, v.Labels) })
 	if err != nil {
 		return err
 	}
