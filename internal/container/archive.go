@@ -49,25 +49,43 @@ func (s *Service) fsRoot(e *entry) (string, func(), error) {
 		return "", nil, err
 	}
 	var bound []string
+	var volumes []MountPoint
 	release := func() {
 		for i := len(bound) - 1; i >= 0; i-- {
 			_ = unix.Unmount(bound[i], unix.MNT_DETACH)
 		}
+		s.unmountVolumes(volumes)
 		_ = s.layers.Unmount(rec.ID)
 		e.mu.Unlock()
 	}
-	mps, _, err := s.mountSpecsForCopy(rec.MountPoints)
-	if err != nil {
-		release()
-		return "", nil, err
-	}
+	// Its binds and volumes, parents first, bound where it would see them.
+	mps := append([]MountPoint(nil), rec.MountPoints...)
+	sortByDepth(mps)
 	for _, mp := range mps {
+		src := mp.Source
+		switch mp.Type {
+		case "bind":
+			if _, err := os.Stat(src); err != nil {
+				continue // made at its start if missing: nothing to copy through yet
+			}
+		case "volume":
+			if s.volumes == nil {
+				continue
+			}
+			if src, err = s.volumes.Mount(mp.Name); err != nil { // a volume with -o type= is mounted for its users
+				release()
+				return "", nil, err
+			}
+			volumes = append(volumes, mp)
+		default:
+			continue // a tmpfs: nothing is kept there
+		}
 		dst, err := securejoin.SecureJoin(rootfs, mp.Destination)
 		if err != nil {
 			release()
 			return "", nil, err
 		}
-		if fi, err := os.Stat(mp.Source); err == nil && !fi.IsDir() {
+		if fi, err := os.Stat(src); err == nil && !fi.IsDir() {
 			if _, err := os.Lstat(dst); os.IsNotExist(err) {
 				_ = os.MkdirAll(filepath.Dir(dst), 0o755)
 				if f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL, 0o644); err == nil {
@@ -77,36 +95,13 @@ func (s *Service) fsRoot(e *entry) (string, func(), error) {
 		} else {
 			_ = os.MkdirAll(dst, 0o755)
 		}
-		if err := unix.Mount(mp.Source, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		if err := unix.Mount(src, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			release()
 			return "", nil, fmt.Errorf("bind %s for the copy: %w", mp.Destination, err)
 		}
 		bound = append(bound, dst)
 	}
 	return rootfs, release, nil
-}
-
-// mountSpecsForCopy are a stopped container's binds and volumes (sources
-// resolved), parents first.
-func (s *Service) mountSpecsForCopy(mps []MountPoint) ([]MountPoint, string, error) {
-	var out []MountPoint
-	for _, mp := range mps {
-		switch mp.Type {
-		case "bind":
-			if _, err := os.Stat(mp.Source); err != nil {
-				continue // made at start if missing; nothing to copy through yet
-			}
-		case "volume":
-			if mp.Source == "" {
-				continue
-			}
-		default:
-			continue
-		}
-		out = append(out, mp)
-	}
-	sortByDepth(out)
-	return out, "", nil
 }
 
 // resolve is path p inside root: every component but the last resolved
@@ -138,17 +133,19 @@ func (s *Service) StatPath(ref, p string) (container.PathStat, error) {
 		return container.PathStat{}, err
 	}
 	defer release()
-	return statIn(root, p, ref)
+	st, _, err := statIn(root, p, ref)
+	return st, err
 }
 
-func statIn(root, p, ref string) (container.PathStat, error) {
+// statIn describes path p inside root, and returns where it is.
+func statIn(root, p, ref string) (container.PathStat, string, error) {
 	full, clean, err := resolve(root, p)
 	if err != nil {
-		return container.PathStat{}, err
+		return container.PathStat{}, "", err
 	}
 	fi, err := os.Lstat(full)
 	if err != nil {
-		return container.PathStat{}, noSuchPath(p, ref)
+		return container.PathStat{}, "", noSuchPath(p, ref)
 	}
 	st := container.PathStat{Name: filepath.Base(clean), Size: fi.Size(), Mode: fi.Mode(), Mtime: fi.ModTime()}
 	if fi.Mode()&os.ModeSymlink != 0 {
@@ -157,7 +154,7 @@ func statIn(root, p, ref string) (container.PathStat, error) {
 			st.LinkTarget = "/" + strings.TrimPrefix(strings.TrimPrefix(target, root), "/")
 		}
 	}
-	return st, nil
+	return st, full, nil
 }
 
 // ArchivePath streams a tar of path p of a container (GET archive, cp
@@ -172,12 +169,11 @@ func (s *Service) ArchivePath(ref, p string) (io.ReadCloser, container.PathStat,
 	if err != nil {
 		return nil, container.PathStat{}, err
 	}
-	st, err := statIn(root, p, ref)
+	st, full, err := statIn(root, p, ref)
 	if err != nil {
 		release()
 		return nil, container.PathStat{}, err
 	}
-	full, _, _ := resolve(root, p)
 	name := st.Name
 	if strings.HasSuffix(p, "/.") || p == "." {
 		name = "."

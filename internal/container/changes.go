@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"syscall"
 
 	"github.com/docker/docker/api/types/container"
@@ -134,14 +133,7 @@ func (s *Service) Export(ref string) (io.ReadCloser, error) {
 	pr, pw := io.Pipe()
 	go func() {
 		defer release()
-		pw.CloseWithError(writeTarContents(pw, rootfs))
+		pw.CloseWithError(writeTarNamed(pw, rootfs, filepath.ToSlash)) // names relative to the root
 	}()
 	return pr, nil
-}
-
-// writeTarContents writes the tree under dir with names relative to it.
-func writeTarContents(w io.Writer, dir string) error {
-	return writeTarNamed(w, dir, func(rel string) string {
-		return strings.TrimPrefix(rel, "./")
-	})
 }

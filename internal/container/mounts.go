@@ -48,29 +48,9 @@ var validVolumeName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 
 // parseMounts reads -v (Binds) and --mount (Mounts) as Docker does, with
 // its errors; warnings are what was accepted but has no effect here.
-func parseMounts(cfg *container.Config, hc *container.HostConfig) (mps []MountPoint, warnings []string, err error) {
-	defer func() {
-		if err != nil {
-			return
-		}
-		// Config.Volumes (-v /path): an anonymous volume, unless a mount
-		// covers the path (older clients, compose v1 among them, list the
-		// binds' targets there too).
-		covered := map[string]bool{}
-		for _, mp := range mps {
-			covered[mp.Destination] = true
-		}
-		for _, v := range sortedPaths(cfg.Volumes) {
-			if err = checkTarget(v, v); err != nil {
-				mps, warnings = nil, nil
-				return
-			}
-			if !covered[filepath.Clean(v)] {
-				mps = append(mps, MountPoint{Type: "volume", Destination: filepath.Clean(v), RW: true, CopyData: true, Anonymous: true})
-				covered[filepath.Clean(v)] = true
-			}
-		}
-	}()
+func parseMounts(cfg *container.Config, hc *container.HostConfig) ([]MountPoint, []string, error) {
+	var mps []MountPoint
+	var warnings []string
 	for _, b := range hc.Binds {
 		mp, warn, err := parseBind(b)
 		if err != nil {
@@ -86,7 +66,15 @@ func parseMounts(cfg *container.Config, hc *container.HostConfig) (mps []MountPo
 		}
 		mps = append(mps, mp)
 	}
-	return mps, warnings, nil
+	// Config.Volumes (-v /path): an anonymous volume, unless a mount
+	// covers the path (older clients, compose v1 among them, list the
+	// binds' targets there too).
+	for _, v := range sortedPaths(cfg.Volumes) {
+		if err := checkTarget(v, v); err != nil {
+			return nil, nil, err
+		}
+	}
+	return anonymousVolumes(mps, cfg.Volumes), warnings, nil
 }
 
 func invalidSpec(spec string) error {
@@ -433,9 +421,9 @@ func sortedPaths(m map[string]struct{}) []string {
 	return out
 }
 
-// imageVolumes adds an anonymous volume for each of the image's VOLUMEs
-// no mount covers, as Docker does.
-func imageVolumes(mps []MountPoint, vols map[string]struct{}) []MountPoint {
+// anonymousVolumes adds an anonymous volume for each path of vols
+// (-v /path, an image's VOLUMEs) no mount covers, as Docker does.
+func anonymousVolumes(mps []MountPoint, vols map[string]struct{}) []MountPoint {
 	covered := map[string]bool{}
 	for _, mp := range mps {
 		covered[mp.Destination] = true

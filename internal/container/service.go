@@ -337,7 +337,7 @@ func (s *Service) Create(name string, cfg *container.Config, hc *container.HostC
 		s.mu.Unlock()
 		return CreateResult{}, err
 	}
-	mounts = imageVolumes(mounts, img.Config.Volumes)
+	mounts = anonymousVolumes(mounts, img.Config.Volumes)
 	err = s.acquireVolumes(id, mounts)
 	var rec *Record
 	if err == nil {

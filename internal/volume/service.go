@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -370,9 +369,6 @@ func mountFlags(o string) (uintptr, string) {
 	return flags, strings.Join(data, ",")
 }
 
-// Size is the bytes under volume name's data directory.
-func (s *Service) Size(name string) uint64 { return dirSize(s.Path(name)) }
-
 func dirSize(dir string) uint64 {
 	var n uint64
 	_ = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
@@ -386,5 +382,3 @@ func dirSize(dir string) uint64 {
 	})
 	return n
 }
-
-var errNotEmpty = errors.New("not empty")
