@@ -267,19 +267,14 @@ func benchNetwork(ctx context.Context, o options, engines []*engine, tmp string,
 // network.
 func (e *engine) netObjects(ctx context.Context) (map[string]int, error) {
 	out := map[string]int{}
-	br, err := netlink.LinkByName("berthbench0")
+	if _, err := netlink.LinkByName("berthbench0"); err != nil {
+		return nil, err
+	}
+	ports, err := bridge.Ports("berthbench0")
 	if err != nil {
 		return nil, err
 	}
-	links, err := bridge.Links()
-	if err != nil {
-		return nil, err
-	}
-	for _, l := range links {
-		if l.Attrs().MasterIndex == br.Attrs().Index {
-			out["veths"]++
-		}
-	}
+	out["veths"] = len(ports)
 	files, _ := os.ReadDir(filepath.Join(e.root, "exec", "netns"))
 	out["netns files"] = len(files)
 	c, err := nftables.New()

@@ -30,14 +30,7 @@ func TestCopy(t *testing.T) {
 	d := testutil.StartDaemon(t)
 	d.LoadBusybox()
 	docker := dockerCLI(t, d, dockerBin)
-	must := func(args ...string) string {
-		t.Helper()
-		res := docker(args...)
-		if res.Code != 0 {
-			t.Fatalf("docker %v: %s", args, res)
-		}
-		return strings.TrimSpace(res.Stdout)
-	}
+	must := dockerMust(t, docker)
 	host := t.TempDir()
 	_ = os.WriteFile(filepath.Join(host, "note"), []byte("from-host\n"), 0o640)
 	_ = os.Chown(filepath.Join(host, "note"), 1234, 1234)

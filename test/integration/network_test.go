@@ -29,21 +29,14 @@ import (
 // bridgePorts are the veths attached to the bridge named br.
 func bridgePorts(t *testing.T, br string) []string {
 	t.Helper()
-	l, err := netlink.LinkByName(br)
-	if err != nil {
+	if _, err := netlink.LinkByName(br); err != nil {
 		t.Fatalf("bridge %s: %v", br, err)
 	}
-	links, err := bridge.Links()
+	ports, err := bridge.Ports(br)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
-	for _, x := range links {
-		if x.Attrs().MasterIndex == l.Attrs().Index {
-			out = append(out, x.Attrs().Name)
-		}
-	}
-	return out
+	return ports
 }
 
 // settledPorts waits for the bridge to have want veths (a released
@@ -707,4 +700,17 @@ func needDocker(t *testing.T) string {
 func dockerCLI(t *testing.T, d *testutil.Daemon, bin string) func(args ...string) testutil.Result {
 	env := []string{"DOCKER_HOST=" + d.Host(), "DOCKER_CONFIG=" + t.TempDir()}
 	return func(args ...string) testutil.Result { return testutil.Run(t, "", env, bin, args...) }
+}
+
+// dockerMust runs docker (a dockerCLI) and fails the test unless it
+// succeeds; it returns the trimmed output.
+func dockerMust(t *testing.T, docker func(args ...string) testutil.Result) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		res := docker(args...)
+		if res.Code != 0 {
+			t.Fatalf("docker %v: %s", args, res)
+		}
+		return strings.TrimSpace(res.Stdout)
+	}
 }

@@ -26,14 +26,7 @@ func TestVolumes(t *testing.T) {
 	d := testutil.StartDaemon(t)
 	d.LoadBusybox()
 	docker := dockerCLI(t, d, dockerBin)
-	must := func(args ...string) string {
-		t.Helper()
-		res := docker(args...)
-		if res.Code != 0 {
-			t.Fatalf("docker %v: %s", args, res)
-		}
-		return strings.TrimSpace(res.Stdout)
-	}
+	must := dockerMust(t, docker)
 	// An image with content where volumes go, and a VOLUME of its own:
 	// busybox's tree with /srv/app (owned by 1000:1001, mode 750).
 	root := t.TempDir()

@@ -329,6 +329,3 @@ func dump[T any](f func() ([]T, error)) ([]T, error) {
 	}
 	return out, nil
 }
-
-// Links lists the host's links (the netlink dump retried as dump does).
-func Links() ([]netlink.Link, error) { return dump(netlink.LinkList) }
