@@ -54,7 +54,7 @@ func (s *Service) Connect(ref, netName string, ep *network.EndpointSettings) err
 		return err
 	}
 	if r.Running() {
-		settings, err := s.networks.Connect(r.ID, name, endpointWanted(r, name, asked), r.HostConfig.DNS)
+		settings, err := s.networks.Connect(r.ID, name, endpointWanted(r, name, asked), dnsServers(r.HostConfig, name))
 		if err != nil {
 			return err
 		}
@@ -115,7 +115,7 @@ func (s *Service) Disconnect(ref, netName string, force bool) error {
 func (s *Service) connectExtra(r *Record) error {
 	names := slices.Sorted(maps.Keys(r.Extra))
 	for _, name := range names {
-		settings, err := s.networks.Connect(r.ID, name, endpointWanted(r, name, r.Extra[name]), r.HostConfig.DNS)
+		settings, err := s.networks.Connect(r.ID, name, endpointWanted(r, name, r.Extra[name]), dnsServers(r.HostConfig, name))
 		if err != nil {
 			return err
 		}

@@ -26,8 +26,8 @@ type Networks interface {
 	// netName is the default bridge ("bridge") or a user-defined network.
 	// want carries what the user asked of the endpoint (--ip,
 	// --mac-address) and the names the embedded DNS of a user-defined
-	// network answers with its address (DNSNames); servers are the
-	// container's --dns, where that DNS forwards other names.
+	// network answers with its address (DNSNames); servers are where that
+	// DNS forwards other names (the container's --dns, else the host's).
 	Attach(id, netName string, ports nat.PortMap, want *network.EndpointSettings, servers []string) (netns string, ep *network.EndpointSettings, bound nat.PortMap, err error)
 	// Lookup resolves a network mode naming a user-defined network to
 	// its name.

@@ -71,3 +71,12 @@ func TestEndpointAsked(t *testing.T) {
 		}
 	}
 }
+
+func TestDNSServers(t *testing.T) {
+	if got := dnsServers(&container.HostConfig{DNS: []string{"192.0.2.1"}}, "app"); len(got) != 1 || got[0] != "192.0.2.1" {
+		t.Errorf("--dns on a user network: %v", got)
+	}
+	if got := dnsServers(&container.HostConfig{}, "bridge"); got != nil {
+		t.Errorf("the default bridge has no embedded DNS, nothing to forward to: %v", got)
+	}
+}

@@ -106,7 +106,7 @@ func (s *Service) start(ctx context.Context, e *entry) (retErr error) {
 			return fail(err)
 		}
 		netName := rec.NetworkName()
-		netns, ep, bound, err := s.networks.Attach(rec.ID, netName, publishedPorts(&rec), endpointWanted(&rec, netName, rec.Endpoint), rec.HostConfig.DNS)
+		netns, ep, bound, err := s.networks.Attach(rec.ID, netName, publishedPorts(&rec), endpointWanted(&rec, netName, rec.Endpoint), dnsServers(rec.HostConfig, netName))
 		if err != nil {
 			return fail(err)
 		}

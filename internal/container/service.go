@@ -999,14 +999,10 @@ func (s *Service) writeEtcFiles(dir, hostname, domain string, hc *container.Host
 	return os.WriteFile(filepath.Join(dir, "resolv.conf"), []byte(resolvConf(string(host), hc)), 0o644)
 }
 
-// resolvConf is a container's /etc/resolv.conf, from the host's: as
-// Docker, --dns, --dns-search and --dns-option replace the host's
-// nameservers, search domains and options; on a user-defined network the
-// one nameserver is the embedded DNS (which forwards to the others), with
-// ndots:0 unless the container sets ndots.
-func resolvConf(host string, hc *container.HostConfig) string {
-	var servers, search, options, other []string
-	for _, l := range strings.Split(host, "\n") {
+// parseResolvConf splits a resolv.conf into its nameservers, search
+// domains, options and other lines.
+func parseResolvConf(conf string) (servers, search, options, other []string) {
+	for _, l := range strings.Split(conf, "\n") {
 		f := strings.Fields(l)
 		switch {
 		case len(f) >= 2 && f[0] == "nameserver":
@@ -1019,6 +1015,30 @@ func resolvConf(host string, hc *container.HostConfig) string {
 			other = append(other, l)
 		}
 	}
+	return servers, search, options, other
+}
+
+// dnsServers are where the embedded DNS of user-defined network netName
+// forwards a container's questions: its --dns servers, else the host's
+// (loopback ones included: the resolver asks those from the host's
+// namespace). Other networks have no embedded DNS: none, and the host's
+// file is not read on their starts.
+func dnsServers(hc *container.HostConfig, netName string) []string {
+	if len(hc.DNS) > 0 || !userNetwork(container.NetworkMode(netName)) {
+		return hc.DNS
+	}
+	b, _ := os.ReadFile("/etc/resolv.conf")
+	servers, _, _, _ := parseResolvConf(string(b))
+	return servers
+}
+
+// resolvConf is a container's /etc/resolv.conf, from the host's: as
+// Docker, --dns, --dns-search and --dns-option replace the host's
+// nameservers, search domains and options; on a user-defined network the
+// one nameserver is the embedded DNS (which forwards to the others), with
+// ndots:0 unless the container sets ndots.
+func resolvConf(host string, hc *container.HostConfig) string {
+	servers, search, options, other := parseResolvConf(host)
 	if len(hc.DNS) > 0 {
 		servers = hc.DNS
 	}

@@ -97,7 +97,7 @@ func (s *Service) endpointsOf(id string) []*endpoint {
 // returned, for the runtime to join), a veth, an address, a default
 // route, and its published ports (bound, the host ports chosen); on a
 // user-defined network, the embedded DNS answers want.DNSNames with its
-// address and forwards the rest to servers (the host's when none). What
+// address and forwards the rest to servers. What
 // it made is undone if it fails.
 func (s *Service) Attach(id, netRef string, ports nat.PortMap, want *network.EndpointSettings, servers []string) (string, *network.EndpointSettings, nat.PortMap, error) {
 	if s.pool == nil {
@@ -231,7 +231,7 @@ func (s *Service) connect(id, netRef string, ports nat.PortMap, want *network.En
 		ep.MAC = mac.String()
 	}
 	if netID != "" && want != nil {
-		ep.DNSNames, ep.Upstream = want.DNSNames, upstream(servers)
+		ep.DNSNames, ep.Upstream = want.DNSNames, servers
 	}
 	hostIP := s.cfg.HostIP
 	if hostIP == "" {

@@ -1,10 +1,8 @@
 package network
 
 import (
-	"os"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/berthproject/berth/internal/network/dns"
 )
@@ -54,23 +52,6 @@ func (s *Service) updateDNS() (map[string]string, error) {
 	}
 	s.mu.Unlock()
 	return s.dns.Update(recs)
-}
-
-// upstream is where the embedded DNS forwards a container's questions:
-// its --dns servers, else the host's (loopback ones included: the
-// resolver asks those from the host's namespace).
-func upstream(servers []string) []string {
-	if len(servers) > 0 {
-		return servers
-	}
-	b, _ := os.ReadFile("/etc/resolv.conf")
-	var out []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "nameserver" {
-			out = append(out, f[1])
-		}
-	}
-	return out
 }
 
 // Rename has the embedded DNS answer to newName instead of oldName for
