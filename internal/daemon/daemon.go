@@ -256,28 +256,6 @@ func (r imageResolver) Resolve(ref string) (container.ImageInfo, error) {
 	return container.ImageInfo{ID: img.ID, Top: img.TopLayer(), Size: img.Size, Config: img.Config.Config}, nil
 }
 
-// volumeAdapter gives containers their volumes from the volume service.
-type volumeAdapter struct{ s *volume.Service }
-
-func (a volumeAdapter) Acquire(name, ctr string, labels, opts map[string]string) (string, string, error) {
-	v, err := a.s.Create(volume.CreateOptions{Name: name, Labels: labels, Options: opts})
-	if err != nil {
-		return "", "", err
-	}
-	if err := a.s.Use(v.Name, ctr); err != nil {
-		return "", "", err
-	}
-	return v.Name, a.s.Path(v.Name), nil
-}
-
-func (a volumeAdapter) Mount(name string) (string, error) { return a.s.Mount(name) }
-func (a volumeAdapter) Unmount(name string)               { a.s.Unmount(name) }
-func (a volumeAdapter) Remounted(name string)             { a.s.Remounted(name) }
-func (a volumeAdapter) CopyUp(name, src string) error     { return a.s.CopyUp(name, src) }
-func (a volumeAdapter) Release(name, ctr string, remove bool) error {
-	return a.s.Release(name, ctr, remove)
-}
-
 // systemBackend answers the system routes.
 type systemBackend struct {
 	containers *container.Service
@@ -423,7 +401,7 @@ func Run(ctx context.Context, cfg Config) error {
 		DB: bdb, Layers: ls, Runtime: container.Shims(rt), Images: imageResolver{images}, Events: bus,
 		Root: filepath.Join(cfg.DataRoot, "containers"), InitBinary: initBinary, Cgroups: hostCgroups, Unified: unified,
 	}
-	deps.Volumes = volumeAdapter{volumes}
+	deps.Volumes = volumes
 	if networks.Enabled() {
 		deps.Networks = networks
 		deps.HostGateway = networks.HostGateway()

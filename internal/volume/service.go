@@ -101,11 +101,18 @@ type CreateOptions struct {
 // Create makes a volume, or returns the one of that name (as Docker: the
 // same driver is no conflict).
 func (s *Service) Create(o CreateOptions) (Volume, error) {
+	v, _, err := s.create(o, "")
+	return v, err
+}
+
+// create makes a volume, used by container user if set (recorded in the
+// same write), or finds the one of that name (made reports which).
+func (s *Service) create(o CreateOptions, user string) (_ Volume, made bool, _ error) {
 	if o.Driver != "" && o.Driver != "local" {
-		return Volume{}, errdefs.ErrNotImplemented.WithMessage(fmt.Sprintf("berth: volume driver %q is not supported (only local)", o.Driver))
+		return Volume{}, false, errdefs.ErrNotImplemented.WithMessage(fmt.Sprintf("berth: volume driver %q is not supported (only local)", o.Driver))
 	}
 	if err := checkOptions(o.Options); err != nil {
-		return Volume{}, err
+		return Volume{}, false, err
 	}
 	if o.Name == "" {
 		b := make([]byte, 32)
@@ -113,14 +120,17 @@ func (s *Service) Create(o CreateOptions) (Volume, error) {
 		o.Name, o.Anonymous = hex.EncodeToString(b), true
 	}
 	if !validName.MatchString(o.Name) {
-		return Volume{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("create %s: %q includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path", o.Name, o.Name))
+		return Volume{}, false, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("create %s: %q includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path", o.Name, o.Name))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if v, ok := s.vols[o.Name]; ok {
-		return v.copy(), nil
+		return v.copy(), false, nil
 	}
 	v := &Volume{Name: o.Name, Driver: "local", Labels: o.Labels, Options: o.Options, CreatedAt: time.Now().UTC().Truncate(time.Second), Anonymous: o.Anonymous}
+	if user != "" {
+		v.UsedBy = []string{user}
+	}
 	if v.Labels == nil {
 		v.Labels = map[string]string{}
 	}
@@ -130,14 +140,14 @@ func (s *Service) Create(o CreateOptions) (Volume, error) {
 	// The directory first: a crash before the record leaves a directory
 	// the next start removes; one after leaves a whole volume.
 	if err := os.MkdirAll(s.Path(v.Name), 0o755); err != nil {
-		return Volume{}, err
+		return Volume{}, false, err
 	}
 	if err := s.persist(v); err != nil {
 		_ = os.RemoveAll(filepath.Join(s.root, v.Name))
-		return Volume{}, err
+		return Volume{}, false, err
 	}
 	s.vols[v.Name] = v
-	return v.copy(), nil
+	return v.copy(), true, nil
 }
 
 // checkOptions accepts the local driver's options: type, device, o.
@@ -182,6 +192,23 @@ func (s *Service) List() []Volume {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// Acquire returns volume name's data directory, making the volume if it
+// does not exist (name "": an anonymous one, whose name is returned) with
+// labels and the local driver's opts, and records that container ctr
+// uses it (what a container's create asks of a volume).
+func (s *Service) Acquire(name, ctr string, labels, opts map[string]string) (string, string, error) {
+	v, made, err := s.create(CreateOptions{Name: name, Labels: labels, Options: opts}, ctr)
+	if err != nil {
+		return "", "", err
+	}
+	if !made { // an existing volume: one more user
+		if err := s.Use(v.Name, ctr); err != nil {
+			return "", "", err
+		}
+	}
+	return v.Name, s.Path(v.Name), nil
 }
 
 // Use records that container ctr uses volume name.

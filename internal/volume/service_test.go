@@ -133,3 +133,20 @@ func TestCopyUp(t *testing.T) {
 		t.Errorf("the copy's temporary directory was left")
 	}
 }
+
+func TestAcquire(t *testing.T) {
+	s := newService(t)
+	name, path, err := s.Acquire("", "c1", nil, nil)
+	if err != nil || len(name) != 64 || path != s.Path(name) {
+		t.Fatalf("acquire an anonymous volume: %q %q %v", name, path, err)
+	}
+	if v, _ := s.Get(name); !v.Anonymous || len(v.UsedBy) != 1 || v.UsedBy[0] != "c1" {
+		t.Fatalf("made and used in one: %+v", v)
+	}
+	if _, _, err := s.Acquire(name, "c2", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.Get(name); len(v.UsedBy) != 2 {
+		t.Fatalf("an existing volume acquired again: %+v", v)
+	}
+}
