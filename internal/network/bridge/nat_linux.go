@@ -156,9 +156,10 @@ func dnat(p PortRule) []expr.Any {
 	)
 }
 
-// DeleteTable removes berth's table name, if it exists.
-func DeleteTable(table string) error {
-	c, err := nftables.New()
+// DeleteTable removes berth's table name, if it exists (in the network
+// namespace opts name, if any: nftables.WithNetNSFd).
+func DeleteTable(table string, opts ...nftables.ConnOption) error {
+	c, err := nftables.New(opts...)
 	if err != nil {
 		return err
 	}

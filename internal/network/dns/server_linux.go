@@ -20,6 +20,8 @@ import (
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/miekg/dns"
+
+	"github.com/berthproject/berth/internal/network/bridge"
 	"golang.org/x/sys/unix"
 )
 
@@ -196,7 +198,7 @@ func (c *client) close(unredirect bool) {
 	_ = c.udp.Shutdown()
 	_ = c.tcp.Shutdown()
 	if unredirect {
-		_ = deleteTable(c.ns)
+		_ = bridge.DeleteTable(table, nftables.WithNetNSFd(int(c.ns.Fd())))
 	}
 	c.ns.Close()
 }
@@ -320,16 +322,5 @@ func redirect(ns *os.File, udpPort, tcpPort uint16) error {
 			&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2, Specified: true},
 		}})
 	}
-	return c.Flush()
-}
-
-func deleteTable(ns *os.File) error {
-	c, err := nftables.New(nftables.WithNetNSFd(int(ns.Fd())))
-	if err != nil {
-		return err
-	}
-	t := &nftables.Table{Name: table, Family: nftables.TableFamilyIPv4}
-	c.AddTable(t)
-	c.DelTable(t)
 	return c.Flush()
 }
